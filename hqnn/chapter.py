@@ -1,0 +1,27 @@
+"""The chapter's ``QuantumCircuit(n_qubits, backend, shots).run(thetas)``, vectorized: one job for all thetas."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .circuits import chapter_circuit
+from .executors import make_executor
+
+
+class QuantumCircuit:
+    """H then RY(θ) on ``n_qubits`` qubits; ``run`` returns P(measure 1) per theta (per qubit if n > 1)."""
+
+    def __init__(self, n_qubits: int, backend="aer", shots: int | None = 100, seed=None):
+        self.spec = chapter_circuit(n_qubits)
+        self.executor = make_executor(backend, self.spec, shots, seed)
+
+    def run(self, thetas) -> np.ndarray:
+        """P(1) for each theta: shape (len(thetas),) for one qubit, (len(thetas), n_qubits) otherwise."""
+        thetas = np.asarray(thetas, dtype=np.float64)
+        if thetas.ndim != 1 or not thetas.size:
+            raise ValueError(f"thetas must be a non-empty 1-D sequence of angles, got shape {thetas.shape}")
+        if not np.all(np.isfinite(thetas)):
+            raise ValueError("thetas contain NaN or inf")
+        angles = np.repeat(thetas[:, None], self.spec.n_angles, axis=1)
+        p1 = self.executor.run(angles)
+        return p1[:, 0] if self.spec.n_outputs == 1 else p1

@@ -1,0 +1,57 @@
+"""Executors turn an angle matrix into per-qubit estimates in one job; ``make_executor`` picks one."""
+
+from __future__ import annotations
+
+from qiskit_aer.backends.aerbackend import AerBackend
+
+from ..circuits import CircuitSpec
+from .aer import AerExecutor
+from .analytic import AnalyticExecutor
+from .base import Executor, SeedLike, check_shots
+from .emulator import EmulatorExecutor
+from .exact import StatevectorExecutor
+
+BACKEND_NAMES = ("aer", "analytic", "emulator")
+
+__all__ = [
+    "AerExecutor",
+    "AnalyticExecutor",
+    "EmulatorExecutor",
+    "Executor",
+    "StatevectorExecutor",
+    "make_executor",
+]
+
+
+def make_executor(backend, spec: CircuitSpec, shots: int | None, seed: SeedLike = None) -> Executor:
+    """The executor for ``backend``: a name in ``BACKEND_NAMES``, an Aer backend, or an ``Executor``.
+
+    ``shots=None`` means exact probabilities. ``"analytic"`` is always exact (its shots are ignored): the
+    numba closed form for the chapter circuit, an exact statevector for any other circuit.
+    """
+    if isinstance(backend, Executor):
+        return backend
+    shots = check_shots(shots)
+    if isinstance(backend, str):
+        name = backend.lower()
+        if name == "analytic" or (name == "aer" and shots is None):
+            return _exact(spec, seed)
+        if name == "aer":
+            return AerExecutor(spec, shots=shots, seed=seed)
+        if name == "emulator":
+            return EmulatorExecutor(spec, shots=shots, seed=seed) if shots else _exact(spec, seed)
+        raise ValueError(f"unknown backend {backend!r}: use one of {BACKEND_NAMES}, an Aer backend or an Executor")
+    if isinstance(backend, AerBackend):
+        if shots is None:
+            return StatevectorExecutor(spec, backend=backend, seed=seed)
+        return AerExecutor(spec, backend=backend, shots=shots, seed=seed)
+    raise TypeError(
+        f"unsupported backend of type {type(backend).__name__}: use one of {BACKEND_NAMES}, "
+        "a qiskit_aer backend (e.g. AerSimulator()), or an hqnn Executor"
+    )
+
+
+def _exact(spec: CircuitSpec, seed: SeedLike) -> Executor:
+    if spec.closed_form == "h_ry":
+        return AnalyticExecutor(spec, seed=seed)
+    return StatevectorExecutor(spec, seed=seed)

@@ -1,0 +1,24 @@
+"""Exact P(1) of the chapter circuit H·RY(γ) from its closed form (1 + sin γ)/2, a numba kernel, no simulator."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..circuits import CircuitSpec
+from ..kernels import ry_p1
+from .base import Executor, SeedLike
+
+
+class AnalyticExecutor(Executor):
+    """Exact values for specs built by :func:`hqnn.chapter_circuit` (angle k drives readout qubit k)."""
+
+    def __init__(self, spec: CircuitSpec, seed: SeedLike = None):
+        if spec.closed_form != "h_ry":
+            raise ValueError(
+                "AnalyticExecutor knows only the chapter circuit (hqnn.chapter_circuit); "
+                "use StatevectorExecutor (backend='analytic' picks it) for other circuits"
+            )
+        super().__init__(spec, None, seed)
+
+    def run(self, angles: np.ndarray) -> np.ndarray:
+        return ry_p1(angles)

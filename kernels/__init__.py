@@ -1,0 +1,8 @@
+"""Numba kernels: closed forms that verify the shift engine and make exact and shot-emulated runs fast.
+
+Imported as ``hqnn.kernels``. These modules depend on numpy and numba only.
+"""
+
+from .ry import ry_p1, ry_p1_grad
+
+__all__ = ["ry_p1", "ry_p1_grad"]
