@@ -1,6 +1,7 @@
 """hqnn: parameterized Qiskit circuits inside PyTorch networks, with parameter-shift gradients for a whole
 batch and every shift in one simulator job."""
 
+from .ansatz import Ansatz, angle_encoder, entangling_ansatz, reuploading
 from .autograd import HybridFunction
 from .chapter import QuantumCircuit
 from .circuits import CircuitSpec, chapter_circuit
@@ -10,6 +11,7 @@ from .executors import (
     AnalyticExecutor,
     EmulatorExecutor,
     Executor,
+    SamplerExecutor,
     StatevectorExecutor,
     make_executor,
 )
@@ -20,16 +22,21 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AerExecutor",
+    "Ansatz",
     "AnalyticExecutor",
     "CircuitSpec",
     "EmulatorExecutor",
     "Executor",
     "Hybrid",
     "HybridFunction",
+    "SamplerExecutor",
     "QuantumCircuit",
     "ShiftEngine",
     "ShiftPlan",
     "StatevectorExecutor",
+    "angle_encoder",
     "chapter_circuit",
+    "entangling_ansatz",
     "make_executor",
+    "reuploading",
 ]
