@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from qiskit.primitives import BaseSamplerV2
+from qiskit.providers import BackendV2
+from qiskit_aer import AerSimulator
 from qiskit_aer.backends.aerbackend import AerBackend
 
 from ..circuits import CircuitSpec
@@ -10,6 +13,7 @@ from .analytic import AnalyticExecutor
 from .base import Executor, SeedLike, check_shots
 from .emulator import EmulatorExecutor
 from .exact import StatevectorExecutor
+from .sampler import SamplerExecutor
 
 BACKEND_NAMES = ("aer", "analytic", "emulator")
 
@@ -18,13 +22,16 @@ __all__ = [
     "AnalyticExecutor",
     "EmulatorExecutor",
     "Executor",
+    "SamplerExecutor",
     "StatevectorExecutor",
     "make_executor",
 ]
 
 
 def make_executor(backend, spec: CircuitSpec, shots: int | None, seed: SeedLike = None) -> Executor:
-    """The executor for ``backend``: a name in ``BACKEND_NAMES``, an Aer backend, or an ``Executor``.
+    """The executor for ``backend``: a name in ``BACKEND_NAMES``, an Aer backend, a ``BaseSamplerV2``, another
+    ``BackendV2`` (e.g. a fake device, simulated by ``AerSimulator.from_backend``: its noise, basis and
+    coupling map), or an ``Executor``.
 
     ``shots=None`` means exact probabilities. ``"analytic"`` is always exact (its shots are ignored): the
     numba closed form for the chapter circuit, an exact statevector for any other circuit.
@@ -41,13 +48,17 @@ def make_executor(backend, spec: CircuitSpec, shots: int | None, seed: SeedLike 
         if name == "emulator":
             return EmulatorExecutor(spec, shots=shots, seed=seed) if shots else _exact(spec, seed)
         raise ValueError(f"unknown backend {backend!r}: use one of {BACKEND_NAMES}, an Aer backend or an Executor")
+    if isinstance(backend, BaseSamplerV2):
+        return SamplerExecutor(spec, backend, shots=shots, seed=seed)
+    if isinstance(backend, BackendV2) and not isinstance(backend, AerBackend):
+        backend = AerSimulator.from_backend(backend)
     if isinstance(backend, AerBackend):
         if shots is None:
             return StatevectorExecutor(spec, backend=backend, seed=seed)
         return AerExecutor(spec, backend=backend, shots=shots, seed=seed)
     raise TypeError(
         f"unsupported backend of type {type(backend).__name__}: use one of {BACKEND_NAMES}, "
-        "a qiskit_aer backend (e.g. AerSimulator()), or an hqnn Executor"
+        "a qiskit_aer backend (e.g. AerSimulator()), a Qiskit BaseSamplerV2, a BackendV2, or an hqnn Executor"
     )
 
 

@@ -1,0 +1,93 @@
+"""Any Qiskit ``BaseSamplerV2``: ONE PUB carries the whole (R, K) angle matrix as an (R,)-shaped binding.
+
+The template is transpiled once to the device's ISA (when a backend is known); PUB columns are matched to
+circuit parameters by ``Parameter``, and the readout ``BitArray`` is decoded to per-bit P(1) with numpy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from qiskit.primitives import BackendSamplerV2, BaseSamplerV2
+from qiskit.providers import BackendV2
+from qiskit.transpiler import generate_preset_pass_manager
+from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
+
+from ..circuits import CircuitSpec
+from .base import Executor, SeedLike
+
+
+class SamplerExecutor(Executor):
+    """Shot estimates from any sampler (IBM Runtime, ``qiskit_aer.primitives.SamplerV2``, ``BackendSamplerV2``).
+
+    ``backend`` (default: the sampler's own ``backend``, if it has one) is the device whose ISA the circuit is
+    transpiled to, once, with ``generate_preset_pass_manager(optimization_level=1)``. With ``seed``, each job
+    sets the simulator seed where the sampler has one (``BackendSamplerV2``: ``options.seed_simulator``; Aer:
+    ``options.run_options["seed_simulator"]``, unless the Aer sampler was built with its own fixed ``seed``);
+    other samplers (hardware) are not seedable and ``seed`` only fixes the transpiler's layout.
+    """
+
+    def __init__(
+        self,
+        spec: CircuitSpec,
+        sampler: BaseSamplerV2,
+        shots: int = 100,
+        seed: SeedLike = None,
+        backend: BackendV2 | None = None,
+    ):
+        super().__init__(spec, shots, seed)
+        if self.shots is None:
+            raise ValueError(
+                "a sampler estimates from shots: pass shots > 0, or use backend='analytic' "
+                "(or an Aer backend with shots=None) for exact probabilities"
+            )
+        if not isinstance(sampler, BaseSamplerV2):
+            raise TypeError(f"sampler must be a qiskit BaseSamplerV2, got {type(sampler).__name__}")
+        self.sampler = sampler
+        self.seeded = seed is not None
+        self.backend = sampler_backend(sampler) if backend is None else backend
+        circuit = spec.circuit
+        if self.backend is not None:
+            manager = generate_preset_pass_manager(
+                backend=self.backend, optimization_level=1, seed_transpiler=self.next_seed()
+            )
+            circuit = manager.run(circuit)
+        self.circuit = circuit
+        column = {angle: k for k, angle in enumerate(spec.angles)}
+        # The PUB's values follow circuit.parameters (sorted by name); the ISA circuit may have dropped some.
+        self._columns = np.array([column[p] for p in circuit.parameters], dtype=np.int64)
+
+    def run(self, angles: np.ndarray) -> np.ndarray:
+        values = np.ascontiguousarray(np.asarray(angles, dtype=np.float64)[:, self._columns])
+        if self.seeded:
+            _seed_sampler(self.sampler, self.next_seed())
+        try:
+            result = self.sampler.run([(self.circuit, values, self.shots)]).result()
+            bits = result[0].data.readout
+        except Exception as error:
+            raise RuntimeError(f"sampler job failed: {error}") from error
+        return bitarray_p1(bits.array, self.spec.n_outputs, len(values), self.shots)
+
+
+def bitarray_p1(array: np.ndarray, n_bits: int, rows: int, shots: int) -> np.ndarray:
+    """Per-bit P(1), (rows, n_bits), from a BitArray's uint8 array (rows, shots, nbytes) of big-endian bytes."""
+    if array.shape[:2] != (rows, shots):
+        raise RuntimeError(f"sampler returned samples of shape {array.shape[:2]}, expected {(rows, shots)}")
+    # Reverse the bytes to little-endian, then unpack least-significant bit first: column i is clbit i.
+    bits = np.unpackbits(array[..., ::-1], axis=-1, count=n_bits, bitorder="little")
+    return bits.sum(axis=1, dtype=np.int64) / shots
+
+
+def sampler_backend(sampler: BaseSamplerV2) -> BackendV2 | None:
+    """The device a sampler runs on, when it says (``BackendSamplerV2.backend``, IBM Runtime ``backend()``)."""
+    backend = getattr(sampler, "backend", None)
+    if callable(backend) and not isinstance(backend, BackendV2):
+        backend = backend()
+    return backend if isinstance(backend, BackendV2) else None
+
+
+def _seed_sampler(sampler: BaseSamplerV2, seed: int) -> None:
+    """Set the next job's simulator seed on samplers that have one; leave others alone."""
+    if isinstance(sampler, BackendSamplerV2):
+        sampler.options.seed_simulator = seed
+    elif isinstance(sampler, AerSamplerV2):
+        sampler.options.run_options["seed_simulator"] = seed
