@@ -6,6 +6,7 @@ from qiskit.primitives import BaseSamplerV2
 from qiskit.providers import BackendV2
 from qiskit_aer import AerSimulator
 from qiskit_aer.backends.aerbackend import AerBackend
+from qiskit_aer.noise import NoiseModel
 
 from ..circuits import CircuitSpec
 from .aer import AerExecutor
@@ -24,14 +25,14 @@ __all__ = [
     "Executor",
     "SamplerExecutor",
     "StatevectorExecutor",
+    "device_simulator",
     "make_executor",
 ]
 
 
 def make_executor(backend, spec: CircuitSpec, shots: int | None, seed: SeedLike = None) -> Executor:
     """The executor for ``backend``: a name in ``BACKEND_NAMES``, an Aer backend, a ``BaseSamplerV2``, another
-    ``BackendV2`` (e.g. a fake device, simulated by ``AerSimulator.from_backend``: its noise, basis and
-    coupling map), or an ``Executor``.
+    ``BackendV2`` (e.g. a fake device, simulated by :func:`device_simulator`), or an ``Executor``.
 
     ``shots=None`` means exact probabilities. ``"analytic"`` is always exact (its shots are ignored): the
     numba closed form for the chapter circuit, an exact statevector for any other circuit.
@@ -51,7 +52,7 @@ def make_executor(backend, spec: CircuitSpec, shots: int | None, seed: SeedLike 
     if isinstance(backend, BaseSamplerV2):
         return SamplerExecutor(spec, backend, shots=shots, seed=seed)
     if isinstance(backend, BackendV2) and not isinstance(backend, AerBackend):
-        backend = AerSimulator.from_backend(backend)
+        backend = device_simulator(backend)
     if isinstance(backend, AerBackend):
         if shots is None:
             return StatevectorExecutor(spec, backend=backend, seed=seed)
@@ -60,6 +61,20 @@ def make_executor(backend, spec: CircuitSpec, shots: int | None, seed: SeedLike 
         f"unsupported backend of type {type(backend).__name__}: use one of {BACKEND_NAMES}, "
         "a qiskit_aer backend (e.g. AerSimulator()), a Qiskit BaseSamplerV2, a BackendV2, or an hqnn Executor"
     )
+
+
+def device_simulator(device: BackendV2) -> AerSimulator:
+    """An Aer simulator of ``device``: its basis, coupling map and noise.
+
+    Devices with calibration ``properties()`` (IBM fake devices) get the noise model built from them, the one
+    their own ``run`` uses (asymmetric readout errors); others get ``AerSimulator.from_backend``'s.
+    """
+    properties = getattr(device, "properties", None)
+    properties = properties() if callable(properties) else None
+    if properties is None:
+        return AerSimulator.from_backend(device)
+    noise = NoiseModel.from_backend_properties(properties, dt=getattr(device, "dt", None))
+    return AerSimulator.from_backend(device, noise_model=noise)
 
 
 def _exact(spec: CircuitSpec, seed: SeedLike) -> Executor:

@@ -6,7 +6,11 @@ circuit parameters by ``Parameter``, and the readout ``BitArray`` is decoded to 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+from qiskit import QuantumCircuit
+from qiskit.circuit import Parameter
 from qiskit.primitives import BackendSamplerV2, BaseSamplerV2
 from qiskit.providers import BackendV2
 from qiskit.transpiler import generate_preset_pass_manager
@@ -52,9 +56,7 @@ class SamplerExecutor(Executor):
             )
             circuit = manager.run(circuit)
         self.circuit = circuit
-        column = {angle: k for k, angle in enumerate(spec.angles)}
-        # The PUB's values follow circuit.parameters (sorted by name); the ISA circuit may have dropped some.
-        self._columns = np.array([column[p] for p in circuit.parameters], dtype=np.int64)
+        self._columns = parameter_columns(circuit, spec.angles)
 
     def run(self, angles: np.ndarray) -> np.ndarray:
         values = np.ascontiguousarray(np.asarray(angles, dtype=np.float64)[:, self._columns])
@@ -75,6 +77,15 @@ def bitarray_p1(array: np.ndarray, n_bits: int, rows: int, shots: int) -> np.nda
     # Reverse the bytes to little-endian, then unpack least-significant bit first: column i is clbit i.
     bits = np.unpackbits(array[..., ::-1], axis=-1, count=n_bits, bitorder="little")
     return bits.sum(axis=1, dtype=np.int64) / shots
+
+
+def parameter_columns(circuit: QuantumCircuit, angles: Sequence[Parameter]) -> np.ndarray:
+    """For each of ``circuit.parameters`` (the PUB's order: sorted by name), its column in the angle matrix.
+
+    Matched by ``Parameter``, not position: a transpiled circuit may have optimized some angles away.
+    """
+    column = {angle: k for k, angle in enumerate(angles)}
+    return np.array([column[p] for p in circuit.parameters], dtype=np.int64)
 
 
 def sampler_backend(sampler: BaseSamplerV2) -> BackendV2 | None:

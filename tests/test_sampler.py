@@ -1,0 +1,152 @@
+"""Any BaseSamplerV2: one job per forward+backward, estimates that pass χ² against exact probabilities."""
+
+import numpy as np
+import pytest
+import torch
+from qiskit import QuantumCircuit
+from qiskit.circuit import Parameter
+from qiskit.primitives import BackendSamplerV2, BaseSamplerV2
+from qiskit.primitives.containers import BitArray
+from qiskit_aer import AerSimulator
+from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
+from scipy.stats import chi2
+
+from hqnn import AerExecutor, Hybrid, SamplerExecutor, StatevectorExecutor, reuploading
+from hqnn.circuits import CircuitSpec
+from hqnn.executors import device_simulator
+from hqnn.executors.base import marginals
+from hqnn.executors.exact import apply_confusion, readout_confusion
+from hqnn.executors.sampler import bitarray_p1, parameter_columns
+
+fake_provider = pytest.importorskip("qiskit_ibm_runtime.fake_provider", reason="pip install hqnn[devices]")
+
+SHOTS = 4000
+MODEL = reuploading(2, layers=2, reps=1)
+
+
+def spec() -> CircuitSpec:
+    return CircuitSpec.from_circuit(MODEL.circuit, MODEL.inputs, MODEL.weights)
+
+
+def random_angles(rows: int, spec: CircuitSpec, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(-np.pi, np.pi, (rows, spec.n_angles))
+
+
+def chi2_pvalue(estimates: np.ndarray, p: np.ndarray, shots: int) -> float:
+    """χ² of independent binomial rows, one test per readout bit; the smallest p-value."""
+    p = np.clip(p, 1e-9, 1 - 1e-9)
+    stats = ((estimates - p) ** 2 * shots / (p * (1 - p))).sum(axis=0)
+    return float(chi2.sf(stats, df=len(estimates)).min())
+
+
+def count_runs(monkeypatch, sampler: BaseSamplerV2) -> list:
+    calls = []
+    run = sampler.run
+    monkeypatch.setattr(sampler, "run", lambda pubs, **kw: calls.append(len(pubs)) or run(pubs, **kw))
+    return calls
+
+
+def exact_isa_p1(executor: SamplerExecutor, angles: np.ndarray, noisy: AerSimulator | None) -> np.ndarray:
+    """Exact P(1) of the executor's transpiled (ISA) circuit on ``noisy`` (density matrix + readout errors)."""
+    isa = executor.circuit
+    physical = [0] * executor.spec.n_outputs
+    for inst in isa.data:
+        if inst.operation.name == "measure":
+            physical[isa.find_bit(inst.clbits[0]).registers[0][1]] = isa.find_bit(inst.qubits[0]).index
+    circuit = isa.remove_final_measurements(inplace=False)
+    circuit.save_probabilities(physical)
+    simulator = noisy or AerSimulator(method="density_matrix")
+    column = {a: k for k, a in enumerate(executor.spec.angles)}
+    binds = [{p: angles[:, column[p]].tolist() for p in circuit.parameters}]
+    result = simulator.run(circuit, parameter_binds=binds, shots=1, method="density_matrix").result()
+    joint = np.array([r.data.probabilities for r in result.results])
+    confusion = readout_confusion(noisy.options.noise_model if noisy else None, physical)
+    joint = joint if confusion is None else apply_confusion(joint, confusion)
+    return marginals(joint, len(physical))
+
+
+def test_bitarray_decoding_matches_bits_beyond_one_byte():
+    rng = np.random.default_rng(1)
+    samples = rng.random((3, 50, 11)) < rng.random((3, 1, 11))  # (rows, shots, bits), bit i = clbit i
+    bits = BitArray.from_bool_array(samples, order="little")
+    np.testing.assert_array_equal(bitarray_p1(bits.array, 11, 3, 50), samples.mean(axis=1))
+    with pytest.raises(RuntimeError, match="expected"):
+        bitarray_p1(bits.array, 11, 3, 60)
+
+
+def test_pub_columns_follow_circuit_parameters_by_identity():
+    b, a, c = Parameter("b"), Parameter("a"), Parameter("c")
+    circuit = QuantumCircuit(1)
+    circuit.rx(a, 0)
+    circuit.ry(b, 0)  # spec order (b, a, c); PUB order sorted by name (a, b); c optimized away
+    np.testing.assert_array_equal(parameter_columns(circuit, (b, a, c)), [1, 0])
+
+
+def test_aer_sampler_one_job_per_forward_and_backward(monkeypatch):
+    sampler = AerSamplerV2()
+    calls = count_runs(monkeypatch, sampler)
+    layer = Hybrid(sampler, 200, **MODEL.hybrid_kwargs(), seed=5)
+    assert isinstance(layer.engine.executor, SamplerExecutor)
+    x = torch.rand(6, 2, dtype=torch.float64, requires_grad=True)
+    layer(x).sum().backward()
+    assert calls == [1]  # one job, one PUB, holding the batch and every shift
+    assert x.grad.shape == (6, 2) and layer.weights.grad.shape == (len(MODEL.weights),)
+
+
+def test_aer_sampler_estimates_pass_chi2_and_reject_swapped_bits():
+    s = spec()
+    angles = random_angles(30, s)
+    executor = SamplerExecutor(s, AerSamplerV2(), shots=SHOTS, seed=11)
+    estimates = executor.run(angles)
+    exact = StatevectorExecutor(s).run(angles)
+    assert chi2_pvalue(estimates, exact, SHOTS) > 1e-3
+    assert chi2_pvalue(estimates, exact[:, ::-1], SHOTS) < 1e-6  # planted wrong model: readout bits swapped
+
+
+def test_seeded_sampler_reproduces_and_moves_on():
+    s = spec()
+    angles = random_angles(4, s)
+    first, second = (SamplerExecutor(s, AerSamplerV2(), shots=100, seed=3) for _ in range(2))
+    a = first.run(angles)
+    np.testing.assert_array_equal(a, second.run(angles))
+    assert not np.array_equal(a, first.run(angles))  # each job draws a fresh seed
+
+
+def test_fake_device_sampler_is_isa_noisy_and_passes_chi2(monkeypatch):
+    fake = fake_provider.FakeManilaV2()
+    sampler = BackendSamplerV2(backend=fake)
+    s = spec()
+    executor = SamplerExecutor(s, sampler, shots=SHOTS, seed=7)
+    ops = set(executor.circuit.count_ops()) - {"measure", "barrier"}
+    assert ops <= set(fake.target.operation_names)  # transpiled once to the device's ISA
+    angles = random_angles(30, s, seed=2)
+    calls = count_runs(monkeypatch, sampler)
+    estimates = executor.run(angles)
+    assert calls == [1]
+    noisy = exact_isa_p1(executor, angles, device_simulator(fake))  # the device's own noise model
+    assert chi2_pvalue(estimates, noisy, SHOTS) > 1e-3
+    assert chi2_pvalue(estimates, exact_isa_p1(executor, angles, None), SHOTS) < 1e-6  # planted: no noise
+
+
+def test_fake_backend_goes_through_aer_from_backend():
+    fake = fake_provider.FakeManilaV2()
+    shots_layer = Hybrid(fake, 100, **MODEL.hybrid_kwargs(), seed=1)
+    exact_layer = Hybrid(fake, None, **MODEL.hybrid_kwargs(), seed=1)
+    assert isinstance(shots_layer.engine.executor, AerExecutor)
+    assert isinstance(exact_layer.engine.executor, StatevectorExecutor)
+    assert shots_layer.engine.executor.backend.options.noise_model is not None
+
+
+def test_exact_mode_with_a_sampler_is_a_clear_error():
+    with pytest.raises(ValueError, match="shots"):
+        Hybrid(AerSamplerV2(), None, **MODEL.hybrid_kwargs())
+
+
+def test_failed_job_raises_with_the_primitive_message():
+    class Offline(BaseSamplerV2):
+        def run(self, pubs, *, shots=None):
+            raise ConnectionError("device offline for maintenance")
+
+    layer = Hybrid(Offline(), 10, **MODEL.hybrid_kwargs())
+    with pytest.raises(RuntimeError, match="device offline for maintenance"):
+        layer(torch.zeros(1, 2))
