@@ -17,5 +17,8 @@ $(STAMP): pyproject.toml
 test: venv
 	$(BIN)/python -m pytest -q
 
+train: venv
+	$(BIN)/hqnn train --out runs/chapter --force
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .benchmarks
