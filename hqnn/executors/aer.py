@@ -1,34 +1,84 @@
-"""Qiskit Aer shots: transpile once, bind every row in one ``backend.run``, decode counts with numpy."""
+"""Qiskit Aer shots: transpile once, bind every row in one ``backend.run``, decode counts with numpy.
+
+Register packing: c independent copies of the circuit share one experiment (c·n qubits, per-copy marginals).
+The copies never interact, so each copy's counts are exactly those of its own run; Aer's per-experiment cost
+is paid once per c rows.
+"""
 
 from __future__ import annotations
 
 import numpy as np
-from qiskit import transpile
+from qiskit import ClassicalRegister, QuantumCircuit, transpile
+from qiskit.circuit import ParameterVector
 from qiskit_aer import AerSimulator
 
 from ..circuits import CircuitSpec
 from .base import Executor, SeedLike
 
+#: Auto packing fills experiments up to this many qubits. Measured here (1-qubit chapter circuit, 100 shots,
+#: runtime binding, one thread): µs per angle 142 at c = 1, 50 at c = 3, 38 at c = 8, 57 at c = 12, 284 at c = 16.
+PACK_QUBITS = 8
+#: Counts are decoded as int64 bit strings.
+MAX_BITS = 62
+
 
 class AerExecutor(Executor):
-    """Shot estimates from an Aer backend (``AerSimulator()`` by default, or one with a noise model)."""
+    """Shot estimates from an Aer backend (``AerSimulator()`` by default, or one with a noise model).
 
-    def __init__(self, spec: CircuitSpec, backend=None, shots: int = 100, seed: SeedLike = None):
+    ``pack``: copies of the circuit per experiment. ``None`` (auto) packs up to ``PACK_QUBITS`` qubits on an
+    ideal simulator and does not pack on a backend with a noise model or a coupling map (copies would share
+    the device's qubits and errors); an int asks for exactly that many copies.
+    """
+
+    def __init__(
+        self, spec: CircuitSpec, backend=None, shots: int = 100, seed: SeedLike = None, pack: int | None = None
+    ):
         super().__init__(spec, shots, seed)
         if self.shots is None:
             raise ValueError("AerExecutor samples shots; for exact probabilities use StatevectorExecutor")
         self.backend = AerSimulator() if backend is None else backend
-        self.circuit = transpile(spec.circuit, self.backend)
-        present = set(self.circuit.parameters)
-        self._bound = [(k, a) for k, a in enumerate(spec.angles) if a in present]
+        self.pack = self._auto_pack() if pack is None else _check_pack(pack)
+        if self.pack * spec.n_outputs > MAX_BITS:
+            raise ValueError(f"pack={self.pack} copies of {spec.n_outputs} readout bits exceed {MAX_BITS} bits")
+        # Small jobs: OpenMP threads cost more than they give (7.9 ms vs 0.85 ms per 3-row job, 2 busy cores).
+        threads = getattr(self.backend.options, "max_parallel_threads", None)
+        self._options = {"max_parallel_threads": 1} if not threads else {}
+        self._templates: dict[int, tuple[QuantumCircuit, list[tuple[int, int, object]]]] = {}
+        self.circuit = self._template(1)[0]
+
+    def _auto_pack(self) -> int:
+        noisy = getattr(self.backend.options, "noise_model", None) is not None
+        if noisy or getattr(self.backend, "coupling_map", None) is not None:
+            return 1
+        return max(1, PACK_QUBITS // self.spec.circuit.num_qubits)
+
+    def _template(self, copies: int) -> tuple[QuantumCircuit, list[tuple[int, int, object]]]:
+        """The transpiled circuit with ``copies`` copies, and its (copy, angle, parameter) slots; cached."""
+        if copies not in self._templates:
+            spec = self.spec
+            if copies == 1:
+                packed, slots = spec.circuit, [(0, k, a) for k, a in enumerate(spec.angles)]
+            else:
+                packed, slots = _pack(spec, copies)
+            circuit = transpile(packed, self.backend)
+            present = set(circuit.parameters)
+            self._templates[copies] = (circuit, [s for s in slots if s[2] in present])
+        return self._templates[copies]
 
     def run(self, angles: np.ndarray) -> np.ndarray:
         rows = len(angles)
-        if self._bound:
-            binds = [{a: angles[:, k].tolist() for k, a in self._bound}]
-            circuits = self.circuit
+        copies = min(self.pack, rows)
+        experiments = -(-rows // copies)
+        circuit, slots = self._template(copies)
+        grid = np.empty((experiments * copies, angles.shape[1]))
+        grid[:rows] = angles
+        grid[rows:] = angles[-1]  # padding copies repeat the last row; their counts are dropped
+        grid = grid.reshape(experiments, copies, -1)
+        if slots:
+            binds = [{a: grid[:, c, k].tolist() for c, k, a in slots}]
+            circuits = circuit
         else:
-            binds, circuits = None, [self.circuit] * rows
+            binds, circuits = None, [circuit] * experiments
         try:
             result = self.backend.run(
                 circuits,
@@ -36,12 +86,37 @@ class AerExecutor(Executor):
                 shots=self.shots,
                 seed_simulator=self.next_seed(),
                 runtime_parameter_bind_enable=True,
+                **self._options,
             ).result()
         except Exception as error:
             raise RuntimeError(f"Aer job failed: {error}") from error
         if not result.success:
             raise RuntimeError(f"Aer job failed: {result.status}")
-        return counts_to_p1([r.data.counts for r in result.results], self.spec.n_outputs, self.shots)
+        n_out = self.spec.n_outputs
+        p1 = counts_to_p1([r.data.counts for r in result.results], copies * n_out, self.shots)
+        return p1.reshape(experiments * copies, n_out)[:rows]
+
+
+def _pack(spec: CircuitSpec, copies: int) -> tuple[QuantumCircuit, list[tuple[int, int, object]]]:
+    """``copies`` disjoint copies of the spec's circuit, copy c on qubits [c·n, (c+1)·n) and bits [c·m, (c+1)·m)."""
+    body = spec.unmeasured()
+    n, m = body.num_qubits, spec.n_outputs
+    packed = QuantumCircuit(copies * n)
+    creg = ClassicalRegister(copies * m, "readout")
+    packed.add_register(creg)
+    slots = []
+    for c in range(copies):
+        fresh = ParameterVector(f"c{c}", spec.n_angles)
+        packed.compose(body.assign_parameters(dict(zip(spec.angles, fresh))), range(c * n, (c + 1) * n), inplace=True)
+        packed.measure([c * n + q for q in spec.qubits], creg[c * m : (c + 1) * m])
+        slots += [(c, k, a) for k, a in enumerate(fresh)]
+    return packed, slots
+
+
+def _check_pack(pack) -> int:
+    if isinstance(pack, bool) or not isinstance(pack, (int, np.integer)) or pack < 1:
+        raise ValueError(f"pack must be a positive integer (copies per experiment) or None for auto, got {pack!r}")
+    return int(pack)
 
 
 def counts_to_p1(counts: list[dict], n_bits: int, shots: int) -> np.ndarray:
