@@ -1,4 +1,8 @@
-"""One job per call: rows from the shift plan → executor → readout → values and Jacobians."""
+"""One job per call: rows from the shift plan → executor → readout → values and Jacobians.
+
+An executor with ``run_diagonal(γ, s)`` (angle k drives only readout k) gets the base angles of a large batch
+instead: it returns values and slopes in one pass, and the 2·B shifted rows are never built.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,9 @@ import numpy as np
 
 from .executors import Executor
 from .shift import ShiftPlan
+
+#: Batches with at least this many angles (B·K) take an executor's ``run_diagonal`` path when it has one.
+DIAGONAL_MIN_ANGLES = 1024
 
 
 class ShiftEngine:
@@ -20,6 +27,10 @@ class ShiftEngine:
         self, inputs: np.ndarray, weights: np.ndarray, need_inputs: bool = False, need_weights: bool = False
     ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         """Values (B, n_out) and, when asked, J_inputs (B, n_out, n_in) and J_weights (B, n_out, n_w)."""
+        diagonal = getattr(self.executor, "run_diagonal", None)
+        if diagonal is not None and (need_inputs or need_weights) and len(inputs) * self.spec.n_angles >= DIAGONAL_MIN_ANGLES:
+            values, slopes = diagonal(self.plan.angles(inputs, weights), self.plan.shift)
+            return self.plan.reduce_diagonal(values, slopes, need_inputs, need_weights)
         rows = self.plan.rows(inputs, weights, need_inputs, need_weights)
         estimates = np.asarray(self.executor.run(rows.angles), dtype=np.float64)
         expected = (len(rows.angles), self.spec.n_outputs)

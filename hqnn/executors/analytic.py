@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..circuits import CircuitSpec
-from ..kernels import ry_p1
+from ..kernels import ry_values, ry_values_slopes
 from .base import Executor, SeedLike
 
 
@@ -21,4 +21,9 @@ class AnalyticExecutor(Executor):
         super().__init__(spec, None, seed)
 
     def run(self, angles: np.ndarray) -> np.ndarray:
-        return ry_p1(angles)
+        return ry_values(angles)
+
+    def run_diagonal(self, gamma: np.ndarray, shift: float) -> tuple[np.ndarray, np.ndarray]:
+        """Values (B, K) and dP_k/dγ_k (B, K) at the base angles in one pass: cos γ / 2, exactly what the
+        shift rule gives for any s, without the 2·B shifted rows."""
+        return ry_values_slopes(gamma)
