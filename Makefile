@@ -20,5 +20,10 @@ test: venv
 train: venv
 	$(BIN)/hqnn train --out runs/chapter --force
 
+# Timing runs (about 5 minutes); `pip install -e ".[bench]"` first to include qiskit-machine-learning.
+bench: venv
+	$(BIN)/python -m pytest bench -q -p no:cacheprovider --benchmark-json=bench/results.json
+	$(BIN)/python bench/report.py bench/results.json bench/RESULTS.md
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .benchmarks

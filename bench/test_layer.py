@@ -1,0 +1,70 @@
+"""Group ``layer``: the chapter's Hybrid layer, forward + backward, per backend and batch (100 shots)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+from hqnn import AerExecutor, Hybrid, chapter_circuit
+
+SHOTS = 100
+BATCHES = [1, 32, 256, 4096]
+SYSTEMS = ["aer", "aer-unpacked", "emulator", "analytic"]
+TOO_SLOW = {("aer-unpacked", 4096)}  # ~2.5 s a round
+
+
+def make_layer(system: str, seed: int = 0) -> Hybrid:
+    if system == "aer-unpacked":
+        return Hybrid(AerExecutor(chapter_circuit(), shots=SHOTS, seed=seed, pack=1))
+    return Hybrid(system, SHOTS, seed=seed)
+
+
+def forward_backward(layer: Hybrid, x: torch.Tensor) -> None:
+    x.grad = None
+    layer(x).sum().backward()
+
+
+@pytest.mark.parametrize("batch", BATCHES)
+@pytest.mark.parametrize("system", SYSTEMS)
+def test_layer(benchmark, system, batch, smoke):
+    if (system, batch) in TOO_SLOW or (smoke and batch > 1):
+        pytest.skip("slower than a few seconds a round" if not smoke else "smoke run: batch 1 only")
+    benchmark.group = "layer"
+    benchmark.extra_info.update(system=system, batch=batch, samples=batch)
+    layer = make_layer(system)
+    x = torch.rand(batch, 1, generator=torch.Generator().manual_seed(batch), requires_grad=True)
+    benchmark(forward_backward, layer, x)
+    assert x.grad.shape == (batch, 1)
+
+
+def test_emulator_agrees_with_aer_at_4096(benchmark, smoke):
+    """Not a timing: the two-sample χ² of emulator against Aer values at B = 4096, recorded with the run."""
+    batch = 64 if smoke else 4096
+    theta = np.linspace(-1.2, 1.2, batch)[:, None]
+    with torch.no_grad():
+        emulated = Hybrid("emulator", SHOTS, seed=1)(torch.from_numpy(theta)).numpy()[:, 0]
+        aer = Hybrid("aer", SHOTS, seed=2)(torch.from_numpy(theta)).numpy()[:, 0]
+    pooled = (emulated + aer) / 2
+    keep = (pooled > 0) & (pooled < 1)
+    chi2 = np.sum(SHOTS * (emulated - aer)[keep] ** 2 / (2 * pooled[keep] * (1 - pooled[keep])))
+    p_value = float(stats.chi2.sf(chi2, df=int(keep.sum())))
+    benchmark.group = "checks"
+    benchmark.extra_info.update(system="emulator-vs-aer-chi2", batch=batch, samples=batch, p_value=p_value)
+    benchmark.pedantic(lambda: None, rounds=1)
+    assert p_value > 1e-3
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("system", ["analytic", "torch-sin-cos"])
+def test_analytic_million(benchmark, system, dtype, smoke):
+    """Group ``million``: analytic forward + backward at B = 10^6 against torch.sin(x) + torch.cos(x)."""
+    batch = 10_000 if smoke else 1_000_000
+    benchmark.group = "million"
+    benchmark.extra_info.update(system=system, batch=batch, samples=batch, dtype=dtype)
+    x = torch.rand(batch, 1, dtype=getattr(torch, dtype), generator=torch.Generator().manual_seed(0))
+    if system == "torch-sin-cos":
+        benchmark(lambda: torch.sin(x) + torch.cos(x))
+    else:
+        benchmark(forward_backward, Hybrid("analytic"), x.requires_grad_())
