@@ -13,11 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 import hqnn.cli
 from hqnn.cli import main
 from hqnn.data import load_mnist
+from hqnn.train import Evaluation
 
 SHORT = ["--backend", "analytic", "--epochs", "2", "--batch-size", "8"]
 FILES = ["loss.png", "metrics.json", "model.pt", "predictions.png"]
@@ -50,6 +52,7 @@ def test_train_writes_the_run_folder(trained):
     assert len(metrics["train_loss"]) == 2 and metrics["steps"] == 50 and metrics["train_seconds"] > 0
     assert -1 <= metrics["test_loss"] <= 0
     assert metrics["config"]["backend"] == "analytic" and metrics["config"]["digits"] == [0, 1]
+    assert metrics["threads"] == 1
     for name in ("loss.png", "predictions.png"):
         with Image.open(out / name) as image:
             assert image.format == "PNG" and image.width > 300
@@ -149,3 +152,13 @@ def test_argparse_errors_name_the_choices(capsys):
     assert code == 2 and "invalid choice: 'ibm'" in stderr
     code, _, stderr = run(capsys, "train", "--digits", "0", "one")
     assert code == 2 and "invalid int value: 'one'" in stderr
+    code, _, stderr = run(capsys, "evaluate", "--threads", "0", "--checkpoint", "model.pt")
+    assert code == 2 and "argument --threads: must be ≥ 1, got 0" in stderr
+
+
+def test_threads_are_set_for_the_command_and_restored(capsys, trained, monkeypatch):
+    seen = []
+    monkeypatch.setattr(hqnn.cli, "evaluate", lambda *args: seen.append(torch.get_num_threads()) or Evaluation(1.0, -1.0))
+    before = torch.get_num_threads()
+    code, _, _ = run(capsys, "evaluate", "--threads", "3", "--checkpoint", trained[0] / "model.pt")
+    assert code == 0 and seen == [3] and torch.get_num_threads() == before
