@@ -44,12 +44,21 @@ class ShiftPlan:
         coefficients = spec.coefficients
         self._uses_inputs = np.flatnonzero(np.any(coefficients[:, : spec.n_inputs] != 0, axis=1))
         self._uses_weights = np.flatnonzero(np.any(coefficients[:, spec.n_inputs :] != 0, axis=1))
+        self._identity = (
+            spec.n_weights == 0
+            and coefficients.shape == (spec.n_inputs, spec.n_inputs)
+            and np.array_equal(coefficients, np.eye(spec.n_inputs))
+            and not spec.offsets.any()
+        )
+        self._shifts = {(i, w): self._shift_blocks(i, w) for i in (False, True) for w in (False, True)}
 
     def angles(self, inputs: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """Base angles γ = [x, w]·Aᵀ + b, shape (B, K)."""
         spec = self.spec
         a = spec.coefficients
-        # One input (the chapter's θ): an outer product, ~10× faster than a k = 1 matmul for large B.
+        if self._identity:  # γ = x (the chapter's layer): the inputs themselves, no copy
+            return inputs
+        # One input: an outer product, ~10× faster than a k = 1 matmul for large B.
         gamma = inputs * a[:, 0] if spec.n_inputs == 1 else inputs @ a[:, : spec.n_inputs].T
         gamma += spec.offsets + weights @ a[:, spec.n_inputs :].T
         return gamma
@@ -57,15 +66,19 @@ class ShiftPlan:
     def rows(self, inputs: np.ndarray, weights: np.ndarray, need_inputs: bool, need_weights: bool) -> Rows:
         """Base rows, then ±s rows for each angle that carries a parameter needing a gradient."""
         gamma = self.angles(inputs, weights)
+        shifted, offsets = self._shifts[need_inputs, need_weights]
+        angles = gamma + offsets[:, None, :]  # (1 + 2n, B, K): base block, then +s and −s blocks
+        return Rows(angles.reshape(-1, gamma.shape[1]), shifted, gamma.shape[0], need_inputs, need_weights)
+
+    def _shift_blocks(self, need_inputs: bool, need_weights: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The shifted angles, and the (1 + 2n, K) offsets of each row block (0, then +s, then −s)."""
         parts = ([self._uses_inputs] if need_inputs else []) + ([self._uses_weights] if need_weights else [])
         shifted = np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
         n = len(shifted)
-        angles = np.empty((1 + 2 * n, *gamma.shape))
-        angles[:] = gamma
-        block = np.arange(n)
-        angles[1 + block, :, shifted] += self.shift
-        angles[1 + n + block, :, shifted] -= self.shift
-        return Rows(angles.reshape(-1, gamma.shape[1]), shifted, gamma.shape[0], need_inputs, need_weights)
+        offsets = np.zeros((1 + 2 * n, self.spec.n_angles))
+        offsets[1 + np.arange(n), shifted] = self.shift
+        offsets[1 + n + np.arange(n), shifted] = -self.shift
+        return shifted, offsets
 
     def reduce(self, rows: Rows, estimates: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         """Values (B, n_out), J_inputs (B, n_out, n_in), J_weights (B, n_out, n_w) from one job's estimates.
@@ -90,6 +103,8 @@ class ShiftPlan:
         scale, offset = READOUTS[spec.readout]
         values = spec.to_readout(values)
         a = spec.coefficients if scale == 1.0 else scale * spec.coefficients
+        if need_inputs and a.shape == (1, 1) and a[0, 0] == 1.0:  # J_inputs is the slopes themselves
+            return values, slopes[:, :, None], None
         j_inputs = slopes[:, :, None] * a[:, : spec.n_inputs] if need_inputs else None
         j_weights = slopes[:, :, None] * a[:, spec.n_inputs :] if need_weights else None
         return values, j_inputs, j_weights

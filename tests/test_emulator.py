@@ -1,7 +1,5 @@
-"""The shot emulator: exact probabilities plus seeded binomial draws, statistically the same as Aer.
-
-Calibrated, seeded χ² tests: goodness of fit to (1 + sin θ)/2 and cos θ/2, a two-sample test against Aer
-that must not reject (p > 1e-3), and planted wrong models that must be rejected (p < 1e-6).
+"""The shot emulator is statistically Aer (seeded χ² tests: p > 1e-3 to accept, planted wrong models must
+give p < 1e-6); same seed, same output; the diagonal fast path it shares with ``analytic`` is exact to 1e-10.
 """
 
 import math
@@ -84,3 +82,20 @@ def test_estimates_are_multiples_of_one_over_shots():
     values, grads = layer_values_and_grads(THETA, seed=9)
     assert np.allclose(values * SHOTS, np.round(values * SHOTS))
     assert np.allclose(grads * 2 * SHOTS, np.round(grads * 2 * SHOTS))
+
+
+@pytest.mark.parametrize("readout", ["p1", "z"])
+@pytest.mark.parametrize("n_qubits", [1, 3])
+def test_exact_diagonal_path_matches_closed_forms(readout, n_qubits):
+    """The fast path the emulator shares with the analytic backend: exact to 1e-10 for large batches."""
+    from hqnn import AnalyticExecutor
+
+    executor = AnalyticExecutor(chapter_circuit(n_qubits, readout=readout))
+    layer = Hybrid(executor, shift=0.7)
+    theta = torch.linspace(-7, 7, DIAGONAL_MIN_ANGLES, dtype=torch.float64)[:, None].requires_grad_()
+    out = layer(theta)
+    out.sum().backward()
+    t = theta.detach().numpy()
+    scale, offset = (1.0, 0.0) if readout == "p1" else (-2.0, 1.0)
+    np.testing.assert_allclose(out.detach().numpy(), np.repeat(offset + scale * p1_closed(t), n_qubits, 1), atol=1e-10)
+    np.testing.assert_allclose(theta.grad.numpy(), n_qubits * scale * dp1_closed(t), atol=1e-10)

@@ -40,23 +40,24 @@ def chapter_run(pack, seed, theta=THETA):
 
 
 def test_packed_and_unpacked_agree_and_fit_closed_form():
-    packed, unpacked = chapter_run(8, seed=1), chapter_run(1, seed=2)
+    packed, unpacked = chapter_run(PACK_QUBITS, seed=1), chapter_run(1, seed=2)
     assert two_sample_pvalue(packed, unpacked, SHOTS) > ACCEPT
     assert fit_pvalue(packed, p1_closed(THETA), SHOTS) > ACCEPT
     assert fit_pvalue(packed, (1 + np.sin(THETA + 0.15)) / 2, SHOTS) < REJECT  # planted wrong model
     assert two_sample_pvalue(packed, chapter_run(1, seed=3, theta=THETA + 0.15), SHOTS) < REJECT
 
 
-def test_auto_pack_fills_eight_qubits_in_one_job(count_calls):
+def test_auto_pack_fills_pack_qubits_in_one_job(count_calls):
     executor = AerExecutor(chapter_circuit(), shots=SHOTS, seed=0)
     assert executor.pack == PACK_QUBITS
     jobs = count_calls(executor.backend, "run")
     seen = []
     inner = jobs._inner
     jobs._inner = lambda circuit, parameter_binds, **kw: seen.append(parameter_binds) or inner(circuit, parameter_binds, **kw)
-    out = executor.run(np.linspace(0, 1, 21)[:, None])  # 21 rows: 3 experiments, the last one padded
-    assert out.shape == (21, 1) and jobs.calls == 1
-    assert {len(v) for v in seen[0][0].values()} == {3} and len(seen[0][0]) == PACK_QUBITS
+    rows = 3 * PACK_QUBITS + 1  # 4 experiments, the last one padded
+    out = executor.run(np.linspace(0, 1, rows)[:, None])
+    assert out.shape == (rows, 1) and jobs.calls == 1
+    assert {len(v) for v in seen[0][0].values()} == {4} and len(seen[0][0]) == PACK_QUBITS
 
 
 def test_packing_off_with_noise_model_or_coupling_map_unless_asked():

@@ -16,8 +16,9 @@ from ..circuits import CircuitSpec
 from .base import Executor, SeedLike
 
 #: Auto packing fills experiments up to this many qubits. Measured here (1-qubit chapter circuit, 100 shots,
-#: runtime binding, one thread): µs per angle 142 at c = 1, 50 at c = 3, 38 at c = 8, 57 at c = 12, 284 at c = 16.
-PACK_QUBITS = 8
+#: one thread, best of interleaved runs), µs per row at 768 | 12288 rows: c = 1: 133 | 219, c = 4: 43 | 51,
+#: c = 6: 37 | 39, c = 8: 42 | 60, c = 16: ~280 (2^c outcomes per experiment start to dominate).
+PACK_QUBITS = 6
 #: Counts are decoded as int64 bit strings.
 MAX_BITS = 62
 
