@@ -22,7 +22,7 @@ train: venv
 
 # Timing runs (about 5 minutes); `pip install -e ".[bench]"` first to include qiskit-machine-learning.
 bench: venv
-	$(BIN)/python -m pytest bench -q -p no:cacheprovider --benchmark-json=bench/results.json
+	$(BIN)/python -m pytest bench -q -p no:cacheprovider --benchmark-max-time=2 --benchmark-min-rounds=7 --benchmark-json=bench/results.json
 	$(BIN)/python bench/report.py bench/results.json bench/RESULTS.md
 
 clean:

@@ -24,7 +24,7 @@ def test_epoch(benchmark, backend, smoke):
     result = benchmark.pedantic(
         lambda model: fit(model, train, config, progress=False),
         setup=lambda: ((build_model(config),), {}),
-        rounds=1 if smoke else 3,
+        rounds=1 if smoke else 5,
         warmup_rounds=0 if smoke else 1,
     )
     assert result.steps == len(train)
