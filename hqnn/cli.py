@@ -6,7 +6,6 @@ anything is written.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import time
 from collections.abc import Sequence
