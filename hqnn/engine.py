@@ -1,8 +1,6 @@
-"""One job per call: rows from the shift plan → executor → readout → values and Jacobians.
-
-An executor with ``run_diagonal(γ, s)`` (angle k drives only readout k) gets the base angles of a large batch
-instead: it returns values and slopes in one pass, and the 2·B shifted rows are never built.
-"""
+"""One job per call: rows from the shift plan → executor → readout → values and Jacobians. An executor with
+``run_diagonal(γ, s)`` (angle k drives only readout k) gets a large batch's base angles instead and returns
+values and slopes in one pass: the 2·B shifted rows are never built."""
 
 from __future__ import annotations
 

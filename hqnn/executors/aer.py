@@ -1,9 +1,6 @@
 """Qiskit Aer shots: transpile once, bind every row in one ``backend.run``, decode counts with numpy.
-
-Register packing: c independent copies of the circuit share one experiment (c·n qubits, per-copy marginals).
-The copies never interact, so each copy's counts are exactly those of its own run; Aer's per-experiment cost
-is paid once per c rows.
-"""
+Register packing: c independent copies of the circuit share one experiment (c·n qubits, per-copy marginals);
+copies never interact, so each copy's counts are exactly its own run's, and Aer's per-experiment cost is shared."""
 
 from __future__ import annotations
 

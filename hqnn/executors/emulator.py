@@ -1,8 +1,6 @@
-"""Shot emulation: exact probabilities, then seeded binomial (multinomial) sampling of ``shots`` per row.
-
-Statistically the same as Aer's shot sampling of the same circuit (each row an independent draw of
-``shots`` joint outcomes of the readout qubits), without a simulator in the loop.
-"""
+"""Shot emulation: exact probabilities, then seeded binomial (multinomial) sampling of ``shots`` per row —
+statistically the same as Aer's shot sampling of the same circuit (each row an independent draw of ``shots``
+joint outcomes of the readout qubits), without a simulator in the loop."""
 
 from __future__ import annotations
 
