@@ -9,6 +9,7 @@ from .engine import ShiftEngine
 from .executors import (
     AerExecutor,
     AnalyticExecutor,
+    BatchedStatevectorExecutor,
     EmulatorExecutor,
     Executor,
     SamplerExecutor,
@@ -24,6 +25,7 @@ __all__ = [
     "AerExecutor",
     "Ansatz",
     "AnalyticExecutor",
+    "BatchedStatevectorExecutor",
     "CircuitSpec",
     "EmulatorExecutor",
     "Executor",

@@ -12,6 +12,7 @@ from ..circuits import CircuitSpec
 from .aer import AerExecutor
 from .analytic import AnalyticExecutor
 from .base import Executor, SeedLike, check_shots
+from .batched import BatchedStatevectorExecutor, exact_probabilities
 from .emulator import EmulatorExecutor
 from .exact import StatevectorExecutor
 from .sampler import SamplerExecutor
@@ -21,6 +22,7 @@ BACKEND_NAMES = ("aer", "analytic", "emulator")
 __all__ = [
     "AerExecutor",
     "AnalyticExecutor",
+    "BatchedStatevectorExecutor",
     "EmulatorExecutor",
     "Executor",
     "SamplerExecutor",
@@ -80,4 +82,4 @@ def device_simulator(device: BackendV2) -> AerSimulator:
 def _exact(spec: CircuitSpec, seed: SeedLike) -> Executor:
     if spec.closed_form == "h_ry":
         return AnalyticExecutor(spec, seed=seed)
-    return StatevectorExecutor(spec, seed=seed)
+    return exact_probabilities(spec, seed)

@@ -9,6 +9,7 @@ import numpy as np
 from ..circuits import CircuitSpec
 from ..kernels import ry_shots, ry_shots_with_slopes
 from .base import Executor, SeedLike, marginals
+from .batched import exact_probabilities
 from .exact import StatevectorExecutor
 
 
@@ -23,7 +24,10 @@ class EmulatorExecutor(Executor):
         super().__init__(spec, shots, seed)
         if self.shots is None:
             raise ValueError("EmulatorExecutor samples shots; pass shots > 0 or use backend='analytic'")
-        self._exact = None if spec.closed_form == "h_ry" else StatevectorExecutor(spec, backend)
+        if spec.closed_form == "h_ry":
+            self._exact = None
+        else:
+            self._exact = exact_probabilities(spec) if backend is None else StatevectorExecutor(spec, backend)
         if self._exact is None:
             self.run_diagonal = self._run_diagonal
 
