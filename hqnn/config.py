@@ -17,7 +17,12 @@ BACKENDS = ("aer", "analytic", "emulator", "classical")
 @dataclass(frozen=True)
 class RunConfig:
     """The chapter's recipe by default: digits 0 and 1, 100 + 50 images per class, Aer with 100 shots,
-    shift π/2, Adam at lr 1e-3, batch 1, 20 epochs. ``backend="classical"`` is the sigmoid-head control."""
+    shift π/2, Adam at lr 1e-3, batch 1, 20 epochs. ``backend="classical"`` is the sigmoid-head control.
+
+    ``qubits > 1`` or more than two digits selects the multi-qubit model (angle encoder, entangling ansatz
+    with ``reps`` blocks, ⟨Z⟩ readout, linear layer to the classes); ``ddp`` is the number of data-parallel
+    processes (each with batches of ``batch_size``).
+    """
 
     digits: tuple[int, ...] = (0, 1)
     train_per_class: int = 100
@@ -33,13 +38,18 @@ class RunConfig:
     batch_size: int = 1
     lr: float = 1e-3
     seed: int = 0
+    qubits: int = 1
+    reps: int = 2
+    ddp: int = 1
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "digits", check_digits(self.digits))
-        for name in ("train_per_class", "test_per_class", "epochs", "batch_size"):
+        for name in ("train_per_class", "test_per_class", "epochs", "batch_size", "qubits", "ddp"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name.replace('_', ' ')} must be a whole number ≥ 1, got {value!r}")
+        if isinstance(self.reps, bool) or not isinstance(self.reps, int) or self.reps < 0:
+            raise ValueError(f"reps must be a whole number ≥ 0, got {self.reps!r}")
         if self.shots is not None and (isinstance(self.shots, bool) or not isinstance(self.shots, int) or self.shots < 1):
             raise ValueError(f"shots must be a whole number ≥ 1 (or None for exact), got {self.shots!r}")
         if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import pickle
 import socket
+import tempfile
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import torch
 import torch.distributed as dist
@@ -24,20 +26,22 @@ def launch(world_size: int, worker: Callable, *args, timeout_s: float = 300.0) -
     """
     if not isinstance(world_size, int) or world_size < 1:
         raise ValueError(f"world_size must be a positive integer, got {world_size!r}")
-    context = mp.get_context("spawn")
-    results = context.SimpleQueue()
-    port = _free_port()
-    mp.spawn(
-        _run,
-        args=(world_size, port, timeout_s, worker, args, results),
-        nprocs=world_size,
-        join=True,
-    )
-    by_rank = dict(results.get() for _ in range(world_size))
-    return [pickle.loads(by_rank[rank]) for rank in range(world_size)]
+    with tempfile.TemporaryDirectory(prefix="hqnn-ddp-") as folder:
+        mp.spawn(
+            _run,
+            args=(world_size, _free_port(), timeout_s, worker, args, folder),
+            nprocs=world_size,
+            join=True,
+        )
+        return [pickle.loads(_result_file(folder, rank).read_bytes()) for rank in range(world_size)]
 
 
-def _run(rank, world_size, port, timeout_s, worker, args, results) -> None:
+def _result_file(folder: str, rank: int) -> Path:
+    # Files, not a pipe: a result larger than the pipe's buffer would block its process before join.
+    return Path(folder) / f"rank{rank}.pickle"
+
+
+def _run(rank, world_size, port, timeout_s, worker, args, folder) -> None:
     torch.set_num_threads(1)
     dist.init_process_group(
         "gloo",
@@ -48,7 +52,7 @@ def _run(rank, world_size, port, timeout_s, worker, args, results) -> None:
     )
     try:
         # Plain pickle: tensors travel by value, not as shared memory that dies with the process.
-        results.put((rank, pickle.dumps(worker(rank, world_size, *args))))
+        _result_file(folder, rank).write_bytes(pickle.dumps(worker(rank, world_size, *args)))
     finally:
         dist.destroy_process_group()
 

@@ -1,6 +1,8 @@
 """The chapter's hybrid CNN: two conv layers and two linear layers squeeze a digit to one angle θ, the
 quantum layer turns θ into p = P(measure 1), and the output is the class probabilities (p, 1 − p).
 ``head="classical"`` puts a sigmoid where the circuit was: the control the chapter's "What now?" asks for.
+With ``n_qubits > 1`` or more classes, n angles feed an entangling circuit whose ⟨Z⟩ readouts a linear layer
+maps to the classes (the classical control: tanh in place of the circuit).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .ansatz import angle_encoder, entangling_ansatz
 from .config import RunConfig
 from .layer import Hybrid
 
@@ -21,6 +24,7 @@ class Net(nn.Module):
     """``Net()`` is the chapter's network for any batch: (B, 1, 28, 28) → (B, n_classes) probabilities.
 
     ``backend``, ``shots``, ``shift`` and ``seed`` go to :class:`hqnn.Hybrid` (ignored by the classical head).
+    ``n_qubits = 1`` with two classes is the chapter's model; otherwise the multi-qubit model (module doc).
     """
 
     def __init__(
@@ -31,23 +35,30 @@ class Net(nn.Module):
         shift: float = math.pi / 2,
         *,
         n_classes: int = 2,
+        n_qubits: int = 1,
+        reps: int = 2,
         seed: int | None = None,
     ):
         super().__init__()
         if head not in HEADS:
             raise ValueError(f"unknown head {head!r}: use one of {HEADS}")
-        if n_classes != 2:
-            raise ValueError(
-                f"the chapter's Net tells exactly 2 digits apart (it outputs p, 1 − p), got {n_classes} classes: "
-                "pass 2 digits"
-            )
+        if n_classes < 2 or n_qubits < 1:
+            raise ValueError(f"need at least 2 classes and 1 qubit, got {n_classes} classes and {n_qubits} qubits")
         self.n_classes = n_classes
         self.conv1 = nn.Conv2d(1, 6, kernel_size=5)
         self.conv2 = nn.Conv2d(6, 16, kernel_size=5)
         self.dropout = nn.Dropout2d()
         self.fc1 = nn.Linear(256, 64)
-        self.fc2 = nn.Linear(64, 1)
-        self.head = Hybrid(backend, shots, shift, seed=seed) if head == "hybrid" else nn.Sigmoid()
+        chapter = n_qubits == 1 and n_classes == 2
+        self.fc2 = nn.Linear(64, n_qubits)
+        if head == "classical":
+            self.head = nn.Sigmoid() if chapter else nn.Tanh()
+        elif chapter:
+            self.head = Hybrid(backend, shots, shift, seed=seed)
+        else:
+            circuit = angle_encoder(n_qubits).then(entangling_ansatz(n_qubits, reps))
+            self.head = Hybrid(backend, shots, shift, **circuit.hybrid_kwargs(), readout="z", seed=seed)
+        self.classifier = None if chapter else nn.Linear(n_qubits, n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.max_pool2d(F.relu(self.conv1(x)), 2)
@@ -56,13 +67,25 @@ class Net(nn.Module):
         x = x.view(x.size(0), -1)
         x = F.relu(self.fc1(x))
         x = self.head(self.fc2(x))
-        return torch.cat((x, 1 - x), -1)
+        if self.classifier is None:
+            return torch.cat((x, 1 - x), -1)
+        return torch.softmax(self.classifier(x), -1)
 
 
-def build_model(config: RunConfig) -> Net:
-    """The network ``config`` describes, its classical weights drawn from ``config.seed`` (global RNG untouched)."""
+def build_model(config: RunConfig, rank: int = 0) -> Net:
+    """The network ``config`` describes, its weights drawn from ``config.seed`` (global RNG untouched).
+
+    ``rank`` (a data-parallel process) offsets only the quantum layer's shot-noise seed.
+    """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         return Net(
-            config.head, config.backend, config.shots, config.shift, n_classes=config.n_classes, seed=config.seed
+            config.head,
+            config.backend,
+            config.shots,
+            config.shift,
+            n_classes=config.n_classes,
+            n_qubits=config.qubits,
+            reps=config.reps,
+            seed=config.seed + rank,
         )

@@ -96,7 +96,9 @@ def test_console_script(trained):
     "args, message",
     [
         (["--digits", "0", "12"], "unknown digit 12: MNIST digits are 0 to 9"),
-        (["--digits", "0", "1", "2"], "exactly 2 digits apart.*pass 2 digits"),
+        (["--digits", "0", "0"], "repeat a digit: name each class once"),
+        (["--qubits", "0"], "qubits must be a whole number ≥ 1, got 0"),
+        (["--ddp", "0"], "ddp must be a whole number ≥ 1, got 0"),
         (["--batch-size", "0"], "batch size must be a whole number ≥ 1, got 0"),
         (["--epochs", "0"], "epochs must be a whole number ≥ 1, got 0"),
         (["--train-per-class", "480"], "500 images of each digit"),
@@ -128,7 +130,7 @@ def test_interrupted_training_exits_130_and_says_where_the_checkpoint_is(capsys,
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(hqnn.cli, "fit", interrupted)
+    monkeypatch.setattr(hqnn.cli, "train_model", interrupted)
     code, _, stderr = run(capsys, "train", *SHORT, "--out", tmp_path / "run")
     assert code == 130 and f"interrupted: {tmp_path / 'run' / 'model.pt'} holds the last finished epoch" in stderr
 

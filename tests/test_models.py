@@ -70,8 +70,22 @@ def test_build_model_is_seeded_and_leaves_the_global_rng_alone():
 def test_bad_heads_and_class_counts():
     with pytest.raises(ValueError, match="unknown head 'quantum'"):
         Net(head="quantum")
-    with pytest.raises(ValueError, match="exactly 2 digits apart.*got 3 classes: pass 2 digits"):
-        build_model(RunConfig(digits=(0, 1, 2)))
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        Net(n_classes=1)
+
+
+def test_multi_qubit_model_for_more_digits():
+    """Three digits, three qubits: angles → entangling circuit → ⟨Z⟩ → linear → softmax; gradients reach all."""
+    net = build_model(RunConfig(digits=(0, 1, 2), qubits=3, reps=1, backend="analytic"))
+    assert net.fc2.out_features == 3 and net.head.spec.n_outputs == 3 and net.head.spec.readout == "z"
+    assert net.head.weights.numel() == 2 * 2 * 3  # (reps + 1) · (ry, rz) · qubits
+    probs = net(torch.rand(4, 1, 28, 28))
+    assert probs.shape == (4, 3)
+    torch.testing.assert_close(probs.sum(-1), torch.ones(4))
+    probs[:, 0].sum().backward()
+    assert float(net.head.weights.grad.abs().sum()) > 0 and float(net.conv1.weight.grad.abs().sum()) > 0
+    control = build_model(RunConfig(digits=(0, 1, 2), qubits=3, backend="classical"))
+    assert isinstance(control.head, torch.nn.Tanh) and control(torch.rand(2, 1, 28, 28)).shape == (2, 3)
 
 
 def test_shift_reaches_the_layer():

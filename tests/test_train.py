@@ -118,5 +118,5 @@ def test_config_rejects(field, value, message):
 def test_config_round_trips_and_rejects_foreign_keys():
     config = RunConfig(digits=(3, 8), backend="emulator", loss="nll")
     assert RunConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
-    with pytest.raises(ValueError, match=r"unknown config keys \['qubits'\]"):
-        RunConfig.from_dict({**config.to_dict(), "qubits": 4})
+    with pytest.raises(ValueError, match=r"unknown config keys \['width'\]"):
+        RunConfig.from_dict({**config.to_dict(), "width": 4})
