@@ -25,6 +25,8 @@ class ShiftEngine:
         self, inputs: np.ndarray, weights: np.ndarray, need_inputs: bool = False, need_weights: bool = False
     ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         """Values (B, n_out) and, when asked, J_inputs (B, n_out, n_in) and J_weights (B, n_out, n_w)."""
+        check_finite(inputs, "Hybrid input")
+        check_finite(weights, "Hybrid circuit weights")
         diagonal = getattr(self.executor, "run_diagonal", None)
         if diagonal is not None and (need_inputs or need_weights) and len(inputs) * self.spec.n_angles >= DIAGONAL_MIN_ANGLES:
             values, slopes = diagonal(self.plan.angles(inputs, weights), self.plan.shift)
@@ -36,6 +38,17 @@ class ShiftEngine:
             raise RuntimeError(
                 f"{type(self.executor).__name__}.run returned shape {estimates.shape}, expected {expected}"
             )
-        if not np.all(np.isfinite(estimates)):
+        if not _all_finite(estimates):
             raise RuntimeError(f"{type(self.executor).__name__}.run returned non-finite estimates")
         return self.plan.reduce(rows, self.spec.to_readout(estimates))
+
+
+def check_finite(values: np.ndarray, what: str) -> None:
+    """Raise ``ValueError`` if ``values`` hold NaN or inf."""
+    if not _all_finite(values):
+        raise ValueError(f"{what} contain NaN or inf; check the layer before it (learning rate, inputs)")
+
+
+def _all_finite(values: np.ndarray) -> bool:
+    # A finite sum proves every term finite (NaN and inf propagate); only an overflowing sum needs the full scan.
+    return bool(np.isfinite(values.sum()) or np.isfinite(values).all())

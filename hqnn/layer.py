@@ -72,8 +72,6 @@ class Hybrid(nn.Module):
                 f"Hybrid expects input of shape (..., {spec.n_inputs}) (one angle per circuit input), "
                 f"got {tuple(x.shape)}"
             )
-        _check_finite(x, "input")
-        _check_finite(self.weights, "circuit weights")
         lead = x.shape[:-1]
         flat = x.reshape(-1, spec.n_inputs)
         if torch.is_grad_enabled() and (x.requires_grad or self.weights.requires_grad):
@@ -89,8 +87,3 @@ class Hybrid(nn.Module):
             f"inputs={spec.n_inputs}, weights={spec.n_weights}, outputs={spec.n_outputs}, "
             f"readout={spec.readout!r}, shift={self.engine.plan.shift:.6g}, executor={self.engine.executor!r}"
         )
-
-
-def _check_finite(tensor: torch.Tensor, what: str) -> None:
-    if not bool(torch.isfinite(tensor).all()):
-        raise ValueError(f"Hybrid {what} contain NaN or inf; check the layer before it (learning rate, inputs)")
