@@ -20,7 +20,7 @@ test: venv
 train: venv
 	$(BIN)/hqnn train --out runs/chapter --force
 
-# Timing runs (about 5 minutes); `pip install -e ".[bench]"` first to include qiskit-machine-learning.
+# Timing runs (a few minutes); `pip install -e ".[bench]"` first to include qiskit-machine-learning.
 bench: venv
 	$(BIN)/python -m pytest bench -q -p no:cacheprovider --benchmark-max-time=2 --benchmark-min-rounds=7 --benchmark-json=bench/results.json
 	$(BIN)/python bench/report.py bench/results.json bench/RESULTS.md
