@@ -6,6 +6,7 @@ anything is written.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from collections.abc import Sequence
@@ -95,25 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    config = RunConfig(
-        digits=tuple(args.digits),
-        train_per_class=args.train_per_class,
-        test_per_class=args.test_per_class,
-        data=args.data,
-        data_root=str(args.data_root),
-        download=args.download,
-        backend=args.backend,
-        shots=args.shots,
-        shift=args.shift,
-        loss=args.loss,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        seed=args.seed,
-        qubits=args.qubits,
-        reps=args.reps,
-        ddp=args.ddp,
-    )
+    recipe = {f.name: getattr(args, f.name) for f in dataclasses.fields(RunConfig)}  # flags mirror the fields
+    config = RunConfig(**{**recipe, "digits": tuple(args.digits), "data_root": str(args.data_root)})
     out = args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file, not a folder: pick another --out")
