@@ -100,7 +100,7 @@ class ShiftPlan:
         """Like ``reduce``, for circuits whose angle k drives only readout k: values (B, K) and slopes
         dP_k/dγ_k (B, K) at the base angles, readout applied, chained through the coefficients."""
         spec = self.spec
-        scale, offset = READOUTS[spec.readout]
+        scale, _ = READOUTS[spec.readout]
         values = spec.to_readout(values)
         a = spec.coefficients if scale == 1.0 else scale * spec.coefficients
         if need_inputs and a.shape == (1, 1) and a[0, 0] == 1.0:  # J_inputs is the slopes themselves

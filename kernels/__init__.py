@@ -5,6 +5,5 @@ Imported as ``hqnn.kernels``. These modules depend on numpy and numba only.
 
 from .ry import ry_p1, ry_p1_grad
 from .shots import ry_shots, ry_shots_with_slopes
-from .values import ry_values
 
-__all__ = ["ry_p1", "ry_p1_grad", "ry_shots", "ry_shots_with_slopes", "ry_values"]
+__all__ = ["ry_p1", "ry_p1_grad", "ry_shots", "ry_shots_with_slopes"]

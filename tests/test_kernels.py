@@ -35,3 +35,9 @@ def test_known_points(theta, p1):
 def test_non_contiguous_and_integer_input():
     theta = np.arange(12, dtype=np.int64).reshape(3, 4).T
     np.testing.assert_allclose(ry_p1(theta), p1_closed(theta.astype(float)), atol=1e-15)
+
+
+def test_parallel_path_for_large_arrays():
+    theta = np.linspace(-10, 10, (1 << 16) + 3)
+    np.testing.assert_allclose(ry_p1(theta), p1_closed(theta), atol=1e-15)
+    np.testing.assert_allclose(ry_p1_grad(theta), dp1_closed(theta), atol=1e-15)

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ..circuits import CircuitSpec
-from ..kernels import ry_values
+from ..kernels import ry_p1
 from .base import Executor, SeedLike
 
 
@@ -26,7 +26,7 @@ class AnalyticExecutor(Executor):
         super().__init__(spec, None, seed)
 
     def run(self, angles: np.ndarray) -> np.ndarray:
-        return ry_values(angles)
+        return ry_p1(angles)
 
     def run_diagonal(self, gamma: np.ndarray, shift: float) -> tuple[np.ndarray, np.ndarray]:
         """Values (B, K) and dP_k/dγ_k (B, K) at the base angles in one pass: cos γ / 2, exactly what the
