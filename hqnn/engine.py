@@ -1,5 +1,5 @@
-"""One job per call: rows from the shift plan → executor → readout → values and Jacobians. An executor with
-``run_diagonal(γ, s)`` (angle k drives only readout k) gets a large batch's base angles instead and returns
+"""One job per call: rows from the shift plan → executor → readout → values and Jacobians. An executor with a
+``diagonal`` path (angle k drives only readout k) gets a large batch's base angles instead and returns
 values and slopes in one pass: the 2·B shifted rows are never built."""
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ class ShiftEngine:
         """Values (B, n_out) and, when asked, J_inputs (B, n_out, n_in) and J_weights (B, n_out, n_w)."""
         check_finite(inputs, "Hybrid input")
         check_finite(weights, "Hybrid circuit weights")
-        diagonal = getattr(self.executor, "run_diagonal", None)
-        if diagonal is not None and (need_inputs or need_weights) and len(inputs) * self.spec.n_angles >= DIAGONAL_MIN_ANGLES:
-            values, slopes = diagonal(self.plan.angles(inputs, weights), self.plan.shift)
+        large = len(inputs) * self.spec.n_angles >= DIAGONAL_MIN_ANGLES
+        if self.executor.diagonal and (need_inputs or need_weights) and large:
+            values, slopes = self.executor.run_diagonal(self.plan.angles(inputs, weights), self.plan.shift)
             return self.plan.reduce_diagonal(values, slopes, need_inputs, need_weights)
         rows = self.plan.rows(inputs, weights, need_inputs, need_weights)
         estimates = np.asarray(self.executor.run(rows.angles), dtype=np.float64)

@@ -28,6 +28,10 @@ class AnalyticExecutor(Executor):
     def run(self, angles: np.ndarray) -> np.ndarray:
         return ry_p1(angles)
 
+    @property
+    def diagonal(self) -> bool:
+        return True
+
     def run_diagonal(self, gamma: np.ndarray, shift: float) -> tuple[np.ndarray, np.ndarray]:
         """Values (B, K) and dP_k/dγ_k (B, K) at the base angles in one pass: cos γ / 2, exactly what the
         shift rule gives for any s, without the 2·B shifted rows."""

@@ -28,6 +28,15 @@ class Executor(ABC):
     def run(self, angles: np.ndarray) -> np.ndarray:
         """Estimate P(1) of each readout qubit for each row of ``angles`` (R, K) → (R, n_out), one job."""
 
+    @property
+    def diagonal(self) -> bool:
+        """Whether :meth:`run_diagonal` is available (angle k drives only readout k, with a closed form)."""
+        return False
+
+    def run_diagonal(self, gamma: np.ndarray, shift: float) -> tuple[np.ndarray, np.ndarray]:
+        """Values (B, K) and shift-rule slopes dP_k/dγ_k (B, K) at the base angles, in one pass."""
+        raise NotImplementedError(f"{type(self).__name__} has no diagonal path")
+
     def next_seed(self) -> int:
         """A fresh simulator seed from this executor's generator."""
         return int(self.rng.integers(0, 2**31 - 1))

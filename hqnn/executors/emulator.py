@@ -17,7 +17,8 @@ class EmulatorExecutor(Executor):
     """Shot estimates drawn from exact probabilities with this executor's seeded generator.
 
     The chapter circuit is a product state, so its readout qubits are independent binomials drawn by a numba
-    kernel; any other circuit gets exact joint probabilities from one statevector job and a multinomial draw.
+    kernel; any other circuit gets exact joint probabilities (batched statevector, or one Aer job for a given
+    ``backend``) and a multinomial draw.
     """
 
     def __init__(self, spec: CircuitSpec, shots: int = 100, seed: SeedLike = None, backend=None):
@@ -28,8 +29,6 @@ class EmulatorExecutor(Executor):
             self._exact = None
         else:
             self._exact = exact_probabilities(spec) if backend is None else StatevectorExecutor(spec, backend)
-        if self._exact is None:
-            self.run_diagonal = self._run_diagonal
 
     def run(self, angles: np.ndarray) -> np.ndarray:
         if self._exact is None:
@@ -39,7 +38,11 @@ class EmulatorExecutor(Executor):
         counts = self.rng.multinomial(self.shots, joint / joint.sum(axis=1, keepdims=True))
         return marginals(counts / self.shots, self.spec.n_outputs)
 
-    def _run_diagonal(self, gamma: np.ndarray, shift: float) -> tuple[np.ndarray, np.ndarray]:
+    @property
+    def diagonal(self) -> bool:
+        return self._exact is None
+
+    def run_diagonal(self, gamma: np.ndarray, shift: float) -> tuple[np.ndarray, np.ndarray]:
         """Chapter circuit: values (B, K) and shift-rule slopes dP_k/dγ_k (B, K), drawn at γ and γ ± s in one
         pass (the distribution of the 3·B rows' draws; cross terms k ≠ o are exactly zero, not noise)."""
         return ry_shots_with_slopes(gamma, self.shots, shift, self.rng)
