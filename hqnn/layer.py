@@ -20,8 +20,9 @@ class Hybrid(nn.Module):
     """A parameterized circuit as a PyTorch layer, evaluated for a whole batch and all shifts in one job.
 
     ``Hybrid(AerSimulator(), 100, np.pi / 2)`` is the chapter's layer (H·RY(θ), output P(1)), for any batch.
-    ``backend``: ``"aer"`` (default), ``"analytic"`` (exact), ``"emulator"``, an Aer backend, or an
-    :class:`~hqnn.executors.Executor` (which brings its own circuit, shots and seed). ``shots=None`` is exact.
+    ``backend``: ``"aer"`` (default), ``"analytic"`` (exact), ``"emulator"``, an Aer backend, a Qiskit
+    ``BaseSamplerV2``, another ``BackendV2`` (a fake device), or an :class:`~hqnn.executors.Executor` (which
+    brings its own circuit, shots and seed). ``shots=None`` is exact.
     ``circuit`` with ordered ``inputs`` (one per feature) and trainable ``weights`` replaces the chapter's
     circuit; ``qubits`` picks the readout qubits, ``readout`` is ``"p1"`` or ``"z"``.
     Circuit weights are an ``nn.Parameter`` initialised uniformly in [0, 2π) (from ``seed`` when given).
