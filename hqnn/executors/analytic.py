@@ -21,7 +21,7 @@ class AnalyticExecutor(Executor):
         if spec.closed_form != "h_ry":
             raise ValueError(
                 "AnalyticExecutor knows only the chapter circuit (hqnn.chapter_circuit); "
-                "use StatevectorExecutor (backend='analytic' picks it) for other circuits"
+                "use BatchedStatevectorExecutor or StatevectorExecutor for other circuits (backend='analytic' picks one)"
             )
         super().__init__(spec, None, seed)
 
