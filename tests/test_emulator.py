@@ -7,28 +7,15 @@ import math
 import numpy as np
 import pytest
 import torch
-from scipy import stats
-
 from hqnn import AerExecutor, EmulatorExecutor, Hybrid, chapter_circuit
 from hqnn.engine import DIAGONAL_MIN_ANGLES
+from hqnn.stats import fit_pvalue, shift_rule_pvalue, two_sample_pvalue
 
 from closed_forms import dp1_closed, p1_closed
 
 ACCEPT, REJECT, SHOTS = 1e-3, 1e-6, 100
 _GRID = np.linspace(0.4, 1.2, 21)
 THETA = np.repeat(np.concatenate([-_GRID, _GRID]), 50)  # P(1) at θ and θ ± π/2 stays in (0.03, 0.97)
-
-
-def fit_pvalue(estimates, p, shots):
-    return stats.chi2.sf(np.sum(shots * (estimates - p) ** 2 / (p * (1 - p))), df=len(p))
-
-
-def two_sample_pvalue(a, b, shots):
-    """χ² for equal binomial proportions, one 2×2 table per row, rows with a pooled p of 0 or 1 dropped."""
-    pooled = (a + b) / 2
-    keep = (pooled > 0) & (pooled < 1)
-    chi2 = np.sum(shots * (a - b)[keep] ** 2 / (2 * pooled[keep] * (1 - pooled[keep])))
-    return stats.chi2.sf(chi2, df=int(keep.sum()))
 
 
 def layer_values_and_grads(theta, seed, shift=math.pi / 2):
@@ -46,12 +33,11 @@ def test_values_and_gradients_fit_closed_forms_and_reject_wrong_ones(size):
     values, grads = layer_values_and_grads(theta, seed=3)
     assert fit_pvalue(values, p1_closed(theta), SHOTS) > ACCEPT
     p_up, p_down = p1_closed(theta + math.pi / 2), p1_closed(theta - math.pi / 2)
-    var = (p_up * (1 - p_up) + p_down * (1 - p_down)) / (4 * SHOTS)
-    assert stats.chi2.sf(np.sum((grads - dp1_closed(theta)) ** 2 / var), df=size) > ACCEPT
+    assert shift_rule_pvalue(grads, dp1_closed(theta), p_up, p_down, SHOTS, math.pi / 2) > ACCEPT
     if size == len(THETA):  # enough rows to reject the planted models
         assert fit_pvalue(values, (1 + np.sin(theta + 0.15)) / 2, SHOTS) < REJECT
         chapter_rule = 2 * grads  # the chapter's gradient, without 1/(2 sin s)
-        assert stats.chi2.sf(np.sum((chapter_rule - dp1_closed(theta)) ** 2 / var), df=size) < REJECT
+        assert shift_rule_pvalue(chapter_rule, dp1_closed(theta), p_up, p_down, SHOTS, math.pi / 2) < REJECT
 
 
 def test_two_sample_against_aer_accepts_and_rejects_planted_model():

@@ -11,27 +11,14 @@ from qiskit.circuit import Parameter
 from qiskit.providers.fake_provider import GenericBackendV2
 from qiskit_aer import AerSimulator
 from qiskit_aer.noise import NoiseModel, depolarizing_error
-from scipy import stats
-
 from hqnn import AerExecutor, CircuitSpec, StatevectorExecutor, chapter_circuit
 from hqnn.executors.aer import PACK_QUBITS
+from hqnn.stats import fit_pvalue, two_sample_pvalue
 
 from closed_forms import p1_closed
 
 ACCEPT, REJECT, SHOTS = 1e-3, 1e-6, 100
 THETA = np.repeat(np.linspace(-1.2, 1.2, 41), 25)  # P(1) in (0.03, 0.97): every binomial cell populated
-
-
-def two_sample_pvalue(a, b, shots):
-    """χ² for equal binomial proportions, one 2×2 table per row, rows with a pooled p of 0 or 1 dropped."""
-    pooled = (a + b) / 2
-    keep = (pooled > 0) & (pooled < 1)
-    chi2 = np.sum(shots * (a - b)[keep] ** 2 / (2 * pooled[keep] * (1 - pooled[keep])))
-    return stats.chi2.sf(chi2, df=int(keep.sum()))
-
-
-def fit_pvalue(estimates, p, shots):
-    return stats.chi2.sf(np.sum(shots * (estimates - p) ** 2 / (p * (1 - p))), df=len(p))
 
 
 def chapter_run(pack, seed, theta=THETA):

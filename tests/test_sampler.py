@@ -9,7 +9,6 @@ from qiskit.primitives import BackendSamplerV2, BaseSamplerV2
 from qiskit.primitives.containers import BitArray
 from qiskit_aer import AerSimulator
 from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
-from scipy.stats import chi2
 
 from hqnn import AerExecutor, Hybrid, SamplerExecutor, StatevectorExecutor, reuploading
 from hqnn.circuits import CircuitSpec
@@ -17,6 +16,7 @@ from hqnn.executors import device_simulator
 from hqnn.executors.base import marginals
 from hqnn.executors.exact import apply_confusion, readout_confusion
 from hqnn.executors.sampler import bitarray_p1, parameter_columns
+from hqnn.stats import fit_pvalue
 
 fake_provider = pytest.importorskip("qiskit_ibm_runtime.fake_provider", reason="pip install hqnn[devices]")
 
@@ -30,13 +30,6 @@ def spec() -> CircuitSpec:
 
 def random_angles(rows: int, spec: CircuitSpec, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).uniform(-np.pi, np.pi, (rows, spec.n_angles))
-
-
-def chi2_pvalue(estimates: np.ndarray, p: np.ndarray, shots: int) -> float:
-    """χ² of independent binomial rows, one test per readout bit; the smallest p-value."""
-    p = np.clip(p, 1e-9, 1 - 1e-9)
-    stats = ((estimates - p) ** 2 * shots / (p * (1 - p))).sum(axis=0)
-    return float(chi2.sf(stats, df=len(estimates)).min())
 
 
 def count_runs(monkeypatch, sampler: BaseSamplerV2) -> list:
@@ -99,8 +92,8 @@ def test_aer_sampler_estimates_pass_chi2_and_reject_swapped_bits():
     executor = SamplerExecutor(s, AerSamplerV2(), shots=SHOTS, seed=11)
     estimates = executor.run(angles)
     exact = StatevectorExecutor(s).run(angles)
-    assert chi2_pvalue(estimates, exact, SHOTS) > 1e-3
-    assert chi2_pvalue(estimates, exact[:, ::-1], SHOTS) < 1e-6  # planted wrong model: readout bits swapped
+    assert fit_pvalue(estimates, exact, SHOTS) > 1e-3
+    assert fit_pvalue(estimates, exact[:, ::-1], SHOTS) < 1e-6  # planted wrong model: readout bits swapped
 
 
 def test_seeded_sampler_reproduces_and_moves_on():
@@ -124,8 +117,8 @@ def test_fake_device_sampler_is_isa_noisy_and_passes_chi2(monkeypatch):
     estimates = executor.run(angles)
     assert calls == [1]
     noisy = exact_isa_p1(executor, angles, device_simulator(fake))  # the device's own noise model
-    assert chi2_pvalue(estimates, noisy, SHOTS) > 1e-3
-    assert chi2_pvalue(estimates, exact_isa_p1(executor, angles, None), SHOTS) < 1e-6  # planted: no noise
+    assert fit_pvalue(estimates, noisy, SHOTS) > 1e-3
+    assert fit_pvalue(estimates, exact_isa_p1(executor, angles, None), SHOTS) < 1e-6  # planted: no noise
 
 
 def test_fake_backend_goes_through_aer_from_backend():

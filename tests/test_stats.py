@@ -10,9 +10,9 @@ import math
 import numpy as np
 import pytest
 import torch
-from scipy import stats
 
 from hqnn import Hybrid
+from hqnn.stats import fit_pvalue, shift_rule_pvalue
 
 from closed_forms import dp1_closed, p1_closed
 
@@ -29,18 +29,9 @@ def grid(shift, copies=20):
     return np.repeat(theta[inside], copies)
 
 
-def value_chi2_pvalue(estimates, p_model, shots):
-    """Pearson χ² of binomial estimates against model probabilities; one degree of freedom per row."""
-    chi2 = np.sum(shots * (estimates - p_model) ** 2 / (p_model * (1 - p_model)))
-    return stats.chi2.sf(chi2, df=len(estimates))
-
-
 def gradient_chi2_pvalue(grads, theta, shift, shots, dp_model):
-    """χ² of shift-rule gradient estimates against a model derivative, with the binomial variance."""
-    p_plus, p_minus = p1_closed(theta + shift), p1_closed(theta - shift)
-    var = (p_plus * (1 - p_plus) + p_minus * (1 - p_minus)) / (shots * (2 * math.sin(shift)) ** 2)
-    chi2 = np.sum((grads - dp_model) ** 2 / var)
-    return stats.chi2.sf(chi2, df=len(grads))
+    """χ² of shift-rule gradient estimates against a model derivative, with the chapter circuit's variance."""
+    return shift_rule_pvalue(grads, dp_model, p1_closed(theta + shift), p1_closed(theta - shift), shots, shift)
 
 
 def aer_values_and_grads(theta, shots, shift, seed):
@@ -55,10 +46,10 @@ def aer_values_and_grads(theta, shots, shift, seed):
 def test_values_fit_closed_form_and_reject_cos_model(shots):
     theta = grid(0.0)
     values, _ = aer_values_and_grads(theta, shots, math.pi / 2, seed=shots)
-    assert value_chi2_pvalue(values, p1_closed(theta), shots) > ACCEPT
+    assert fit_pvalue(values, p1_closed(theta), shots) > ACCEPT
     wrong = (1 + np.cos(theta)) / 2  # planted wrong model
     usable = (wrong > 0.01) & (wrong < 0.99)
-    assert value_chi2_pvalue(values[usable], wrong[usable], shots) < REJECT
+    assert fit_pvalue(values[usable], wrong[usable], shots) < REJECT
 
 
 @pytest.mark.parametrize("shots", [100, 1000])

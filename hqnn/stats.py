@@ -1,0 +1,40 @@
+"""Shot statistics: is a backend's P(1) estimate consistent with a model, or with another backend?
+
+An estimate from ``shots`` shots is Binomial(shots, p)/shots; a shift-rule slope is the difference of two such
+estimates over 2 sin s. Each test sums Pearson χ² terms over rows (one degree of freedom per row).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import stats
+
+#: Model probabilities are kept this far from 0 and 1, so a certain outcome adds 0 when it happens.
+P_FLOOR = 1e-12
+
+
+def fit_pvalue(estimates: np.ndarray, p: np.ndarray, shots: int) -> float:
+    """χ² goodness of fit of estimates (R,) or (R, n) to model probabilities; the smallest p-value over columns."""
+    p = np.clip(p, P_FLOOR, 1 - P_FLOOR)
+    chi2 = np.sum(shots * (estimates - p) ** 2 / (p * (1 - p)), axis=0)
+    return float(np.min(stats.chi2.sf(chi2, df=len(estimates))))
+
+
+def two_sample_pvalue(a: np.ndarray, b: np.ndarray, shots: int) -> float:
+    """χ² for equal proportions of two estimates (R,) with the same shots; rows with a pooled p of 0 or 1 add
+    no information and are dropped."""
+    pooled = (a + b) / 2
+    keep = (pooled > 0) & (pooled < 1)
+    chi2 = np.sum(shots * (a - b)[keep] ** 2 / (2 * pooled[keep] * (1 - pooled[keep])))
+    return float(stats.chi2.sf(chi2, df=int(keep.sum())))
+
+
+def shift_rule_pvalue(
+    slopes: np.ndarray, model: np.ndarray, p_plus: np.ndarray, p_minus: np.ndarray, shots: int, shift: float
+) -> float:
+    """χ² of shift-rule slope estimates against model derivatives, with the binomial variance of
+    (f̂(γ+s) − f̂(γ−s)) / (2 sin s) given the true P(1) at γ ± s."""
+    var = (p_plus * (1 - p_plus) + p_minus * (1 - p_minus)) / (shots * (2 * math.sin(shift)) ** 2)
+    return float(stats.chi2.sf(np.sum((slopes - model) ** 2 / var), df=len(slopes)))
