@@ -10,6 +10,7 @@ from qiskit.circuit import ParameterVector
 from qiskit_aer import AerSimulator
 
 from ..circuits import CircuitSpec
+from .aer_job import bound_columns, run_bound
 from .base import Executor, SeedLike
 
 #: Auto packing fills experiments up to this many qubits. Measured here (1-qubit chapter circuit, 100 shots,
@@ -41,7 +42,7 @@ class AerExecutor(Executor):
         # Small jobs: OpenMP threads cost more than they give (7.9 ms vs 0.85 ms per 3-row job, 2 busy cores).
         threads = getattr(self.backend.options, "max_parallel_threads", None)
         self._options = {"max_parallel_threads": 1} if not threads else {}
-        self._templates: dict[int, tuple[QuantumCircuit, list[tuple[int, int, object]]]] = {}
+        self._templates: dict[int, tuple[QuantumCircuit, list]] = {}
         self.circuit = self._template(1)[0]
 
     def _auto_pack(self) -> int:
@@ -50,65 +51,53 @@ class AerExecutor(Executor):
             return 1
         return max(1, PACK_QUBITS // self.spec.circuit.num_qubits)
 
-    def _template(self, copies: int) -> tuple[QuantumCircuit, list[tuple[int, int, object]]]:
-        """The transpiled circuit with ``copies`` copies, and its (copy, angle, parameter) slots; cached."""
+    def _template(self, copies: int) -> tuple[QuantumCircuit, list]:
+        """The transpiled circuit with ``copies`` copies, and its bound columns (copy c's angle k is column
+        c·K + k of a packed row); cached."""
         if copies not in self._templates:
-            spec = self.spec
-            if copies == 1:
-                packed, slots = spec.circuit, [(0, k, a) for k, a in enumerate(spec.angles)]
-            else:
-                packed, slots = _pack(spec, copies)
+            packed, parameters = (self.spec.circuit, self.spec.angles) if copies == 1 else _pack(self.spec, copies)
             circuit = transpile(packed, self.backend)
-            present = set(circuit.parameters)
-            self._templates[copies] = (circuit, [s for s in slots if s[2] in present])
+            self._templates[copies] = (circuit, bound_columns(circuit, parameters))
         return self._templates[copies]
 
     def run(self, angles: np.ndarray) -> np.ndarray:
         rows = len(angles)
         copies = min(self.pack, rows)
         experiments = -(-rows // copies)
-        circuit, slots = self._template(copies)
+        circuit, columns = self._template(copies)
         grid = np.empty((experiments * copies, angles.shape[1]))
         grid[:rows] = angles
         grid[rows:] = angles[-1]  # padding copies repeat the last row; their counts are dropped
-        grid = grid.reshape(experiments, copies, -1)
-        if slots:
-            binds = [{a: grid[:, c, k].tolist() for c, k, a in slots}]
-            circuits = circuit
-        else:
-            binds, circuits = None, [circuit] * experiments
-        try:
-            result = self.backend.run(
-                circuits,
-                parameter_binds=binds,
-                shots=self.shots,
-                seed_simulator=self.next_seed(),
-                runtime_parameter_bind_enable=True,
-                **self._options,
-            ).result()
-        except Exception as error:
-            raise RuntimeError(f"Aer job failed: {error}") from error
-        if not result.success:
-            raise RuntimeError(f"Aer job failed: {result.status}")
+        results = run_bound(
+            self.backend,
+            circuit,
+            columns,
+            grid.reshape(experiments, -1),  # one experiment per row: its copies' angles side by side
+            shots=self.shots,
+            seed_simulator=self.next_seed(),
+            runtime_parameter_bind_enable=True,
+            **self._options,
+        )
         n_out = self.spec.n_outputs
-        p1 = counts_to_p1([r.data.counts for r in result.results], copies * n_out, self.shots)
+        p1 = counts_to_p1([r.data.counts for r in results], copies * n_out, self.shots)
         return p1.reshape(experiments * copies, n_out)[:rows]
 
 
-def _pack(spec: CircuitSpec, copies: int) -> tuple[QuantumCircuit, list[tuple[int, int, object]]]:
-    """``copies`` disjoint copies of the spec's circuit, copy c on qubits [c·n, (c+1)·n) and bits [c·m, (c+1)·m)."""
+def _pack(spec: CircuitSpec, copies: int) -> tuple[QuantumCircuit, list]:
+    """``copies`` disjoint copies of the spec's circuit (copy c on qubits [c·n, (c+1)·n), bits [c·m, (c+1)·m)),
+    and its parameters copy by copy."""
     body = spec.unmeasured()
     n, m = body.num_qubits, spec.n_outputs
     packed = QuantumCircuit(copies * n)
     creg = ClassicalRegister(copies * m, "readout")
     packed.add_register(creg)
-    slots = []
+    parameters = []
     for c in range(copies):
         fresh = ParameterVector(f"c{c}", spec.n_angles)
         packed.compose(body.assign_parameters(dict(zip(spec.angles, fresh))), range(c * n, (c + 1) * n), inplace=True)
         packed.measure([c * n + q for q in spec.qubits], creg[c * m : (c + 1) * m])
-        slots += [(c, k, a) for k, a in enumerate(fresh)]
-    return packed, slots
+        parameters += list(fresh)
+    return packed, parameters
 
 
 def _check_pack(pack) -> int:

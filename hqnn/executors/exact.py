@@ -7,6 +7,7 @@ from qiskit import transpile
 from qiskit_aer import AerSimulator
 
 from ..circuits import CircuitSpec
+from .aer_job import bound_columns, run_bound
 from .base import Executor, SeedLike, marginals
 
 
@@ -26,27 +27,15 @@ class StatevectorExecutor(Executor):
         # A noisy statevector run samples ONE noise trajectory; the density matrix is the exact noisy state.
         self._options = {"method": "density_matrix"} if noise is not None else {}
         self._confusion = readout_confusion(noise, physical)
-        present = set(self.circuit.parameters)
-        self._bound = [(k, a) for k, a in enumerate(spec.angles) if a in present]
+        self._columns = bound_columns(self.circuit, spec.angles)
 
     def probabilities(self, angles: np.ndarray) -> np.ndarray:
         """Joint probabilities of the readout qubits, (R, 2**n_out), bit i ↔ readout qubit i."""
-        rows = len(angles)
-        if self._bound:
-            binds = [{a: angles[:, k].tolist() for k, a in self._bound}]
-            circuits = self.circuit
-        else:
-            binds, circuits = None, [self.circuit] * rows
-        try:
-            result = self.backend.run(
-                circuits, parameter_binds=binds, shots=1, seed_simulator=self.next_seed(), **self._options
-            ).result()
-        except Exception as error:
-            raise RuntimeError(f"Aer exact job failed: {error}") from error
-        if not result.success:
-            raise RuntimeError(f"Aer exact job failed: {result.status}")
+        results = run_bound(
+            self.backend, self.circuit, self._columns, angles, shots=1, seed_simulator=self.next_seed(), **self._options
+        )
         size = 2**self.spec.n_outputs
-        joint = np.array([np.asarray(r.data.probabilities).reshape(size) for r in result.results])
+        joint = np.array([np.asarray(r.data.probabilities).reshape(size) for r in results])
         return joint if self._confusion is None else apply_confusion(joint, self._confusion)
 
     def run(self, angles: np.ndarray) -> np.ndarray:
