@@ -5,7 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from .circuits import chapter_circuit
-from .executors import make_executor
+from .engine import ShiftEngine
+from .executors import Executor, make_executor
+
+_NO_WEIGHTS = np.empty(0)
 
 
 class QuantumCircuit:
@@ -13,7 +16,11 @@ class QuantumCircuit:
 
     def __init__(self, n_qubits: int, backend="aer", shots: int | None = 100, seed=None):
         self.spec = chapter_circuit(n_qubits)
-        self.executor = make_executor(backend, self.spec, shots, seed)
+        self.engine = ShiftEngine(make_executor(backend, self.spec, shots, seed), shift=np.pi / 2)
+
+    @property
+    def executor(self) -> Executor:
+        return self.engine.executor
 
     def run(self, thetas) -> np.ndarray:
         """P(1) for each theta: shape (len(thetas),) for one qubit, (len(thetas), n_qubits) otherwise."""
@@ -22,6 +29,5 @@ class QuantumCircuit:
             raise ValueError(f"thetas must be a non-empty 1-D sequence of angles, got shape {thetas.shape}")
         if not np.all(np.isfinite(thetas)):
             raise ValueError("thetas contain NaN or inf")
-        angles = np.repeat(thetas[:, None], self.spec.n_angles, axis=1)
-        p1 = self.executor.run(angles)
+        p1, _, _ = self.engine.evaluate(thetas[:, None], _NO_WEIGHTS)
         return p1[:, 0] if self.spec.n_outputs == 1 else p1

@@ -103,9 +103,7 @@ def run_train(args: argparse.Namespace) -> int:
         raise ValueError(f"--out {out} is a file, not a folder: pick another --out")
     if out.is_dir() and any(out.iterdir()) and not args.force:
         raise ValueError(f"--out {out} exists and is not empty: pass --force to overwrite, or pick another --out")
-    train_set, test_set = load_mnist(
-        config.digits, config.train_per_class, config.test_per_class, config.data, config.data_root, config.download
-    )
+    train_set, test_set = _splits(config)
     out.mkdir(parents=True, exist_ok=True)
     print(f"training {_describe(config)} on {len(train_set)} digits {list(config.digits)} → {out}", flush=True)
     try:
@@ -147,9 +145,7 @@ def run_train(args: argparse.Namespace) -> int:
 def run_evaluate(args: argparse.Namespace) -> int:
     checkpoint = load_checkpoint(args.checkpoint)
     config = checkpoint.config
-    _, test_set = load_mnist(
-        config.digits, config.train_per_class, config.test_per_class, config.data, config.data_root, config.download
-    )
+    _, test_set = _splits(config)
     scores = evaluate(checkpoint.model, test_set, config.loss)
     print(
         f"{args.checkpoint}: test accuracy {scores.accuracy:.1%} on {len(test_set)} digits {list(config.digits)} "
@@ -166,6 +162,13 @@ def run_predict(args: argparse.Namespace) -> int:
     for path, p, k in zip(args.files, best.tolist(), index.tolist()):
         print(f"{path}: {checkpoint.config.digits[k]} (p = {p:.3f})")
     return 0
+
+
+def _splits(config: RunConfig):
+    """The (train, test) datasets that ``config`` names."""
+    return load_mnist(
+        config.digits, config.train_per_class, config.test_per_class, config.data, config.data_root, config.download
+    )
 
 
 def _positive_int(text: str) -> int:
