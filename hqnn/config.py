@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from .data import SOURCES, check_digits
+from .executors import BACKEND_NAMES
 from .losses import LOSSES
 
-BACKENDS = ("aer", "analytic", "emulator", "classical")
+BACKENDS = (*BACKEND_NAMES, "classical")  # the simulators, or the sigmoid/tanh control
 
 
 @dataclass(frozen=True)
