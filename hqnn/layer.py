@@ -82,6 +82,14 @@ class Hybrid(nn.Module):
             out = torch.from_numpy(values).to(dtype=x.dtype, device=x.device)
         return out.reshape(*lead, spec.n_outputs)
 
+    def rng_state(self) -> dict:
+        """The state of this layer's shot-noise stream (a checkpoint keeps it; see :meth:`set_rng_state`)."""
+        return {"executor": self.engine.executor.rng.bit_generator.state}
+
+    def set_rng_state(self, state: dict) -> None:
+        """Continue the shot-noise stream from a state returned by :meth:`rng_state`."""
+        self.engine.executor.rng.bit_generator.state = state["executor"]
+
     def extra_repr(self) -> str:
         spec = self.spec
         return (
