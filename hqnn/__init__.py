@@ -1,23 +1,22 @@
 """hqnn: parameterized Qiskit circuits inside PyTorch networks, with parameter-shift gradients for a whole
-batch and every shift in one simulator job."""
+batch and every shift in one simulator job, and exact reverse-mode gradients on a torch statevector."""
 
 from .ansatz import Ansatz, angle_encoder, entangling_ansatz, reuploading
-from .autograd import HybridFunction
 from .chapter import QuantumCircuit
 from .circuits import CircuitSpec, chapter_circuit
-from .engine import ShiftEngine
 from .executors import (
     AerExecutor,
     AnalyticExecutor,
-    BatchedStatevectorExecutor,
     EmulatorExecutor,
+    EstimatorExecutor,
     Executor,
     SamplerExecutor,
     StatevectorExecutor,
-    make_executor,
+    TorchStatevectorExecutor,
 )
 from .layer import Hybrid
 from .shift import ShiftPlan
+from .strategies import ClosedForm, ReverseMode, ShiftRule, Strategy, choose_strategy
 
 __version__ = "0.1.0"
 
@@ -25,20 +24,23 @@ __all__ = [
     "AerExecutor",
     "Ansatz",
     "AnalyticExecutor",
-    "BatchedStatevectorExecutor",
     "CircuitSpec",
+    "ClosedForm",
     "EmulatorExecutor",
+    "EstimatorExecutor",
     "Executor",
     "Hybrid",
-    "HybridFunction",
-    "SamplerExecutor",
     "QuantumCircuit",
-    "ShiftEngine",
+    "ReverseMode",
+    "SamplerExecutor",
     "ShiftPlan",
+    "ShiftRule",
     "StatevectorExecutor",
+    "Strategy",
+    "TorchStatevectorExecutor",
     "angle_encoder",
     "chapter_circuit",
+    "choose_strategy",
     "entangling_ansatz",
-    "make_executor",
     "reuploading",
 ]

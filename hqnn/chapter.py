@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from .circuits import chapter_circuit
-from .engine import ShiftEngine
-from .executors import Executor, make_executor
-
-_NO_WEIGHTS = np.empty(0)
+from .strategies import choose_strategy
 
 
 class QuantumCircuit:
@@ -16,11 +14,12 @@ class QuantumCircuit:
 
     def __init__(self, n_qubits: int, backend="aer", shots: int | None = 100, seed=None):
         self.spec = chapter_circuit(n_qubits)
-        self.engine = ShiftEngine(make_executor(backend, self.spec, shots, seed), shift=np.pi / 2)
+        self.strategy = choose_strategy(backend, self.spec, shots, np.pi / 2, seed)
 
     @property
-    def executor(self) -> Executor:
-        return self.engine.executor
+    def executor(self):
+        """The executor of a shift-rule strategy (Aer by default)."""
+        return self.strategy.executor
 
     def run(self, thetas) -> np.ndarray:
         """P(1) for each theta: shape (len(thetas),) for one qubit, (len(thetas), n_qubits) otherwise."""
@@ -29,5 +28,7 @@ class QuantumCircuit:
             raise ValueError(f"thetas must be a non-empty 1-D sequence of angles, got shape {thetas.shape}")
         if not np.all(np.isfinite(thetas)):
             raise ValueError("thetas contain NaN or inf")
-        p1, _, _ = self.engine.evaluate(thetas[:, None], _NO_WEIGHTS)
+        gamma = self.spec.angle_map(torch.from_numpy(thetas)[:, None], torch.empty(0, dtype=torch.float64))
+        p1, _ = self.strategy.evaluate(gamma, False, False)
+        p1 = p1.numpy()
         return p1[:, 0] if self.spec.n_outputs == 1 else p1

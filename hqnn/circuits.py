@@ -1,47 +1,44 @@
-"""Circuit specs: which parameters are inputs and weights, which qubits are read out, and every angle.
+"""Circuit specs: which parameters are inputs and weights, what is read out, and every angle.
 
-Each parameterized gate argument (an *occurrence*) becomes its own angle γ_k = Σ_j A[k, j]·θ_j + b[k], where
-θ is the inputs followed by the weights. The shift rule differentiates each γ_k; the chain rule through A
-gives exact gradients for shared parameters, data re-uploading and affine expressions such as ``2*θ + 1``.
+Each parameterized gate argument (an *occurrence*) becomes its own angle γ_k = g_k(θ), where θ is the inputs
+followed by the weights; gates without a two-term shift rule are first rewritten exactly into gates with one
+(:mod:`hqnn.decompose`). Strategies differentiate the angles; autograd chains through g (:mod:`hqnn.angles`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-import numpy as np
 from qiskit import ClassicalRegister, QuantumCircuit
 from qiskit.circuit import Parameter, ParameterExpression, ParameterVector
 from qiskit.circuit.library import get_standard_gate_name_mapping
 
-#: Gates whose generator has eigenvalues ±½ (up to a global phase): the two-term shift rule is exact.
-SHIFTABLE_GATES = frozenset({"rx", "ry", "rz", "p", "u1", "rxx", "ryy", "rzz", "rzx"})
-
-#: What a readout qubit reports: P(measure 1), or ⟨Z⟩ = 1 − 2·P(1).
-READOUTS = {"p1": (1.0, 0.0), "z": (-2.0, 1.0)}
+from . import readout as readouts
+from .angles import AngleMap
+from .closed_form import HadamardRY
+from .decompose import shiftable
+from .readout import Readout, Setting
 
 _STANDARD_GATES = frozenset(get_standard_gate_name_mapping())
 
 
 @dataclass(frozen=True, eq=False)
 class CircuitSpec:
-    """A circuit ready for the shift engine.
+    """A circuit ready for the strategies.
 
-    ``circuit`` is the template: every occurrence replaced by its own angle ``angles[k]`` and the readout
-    qubits measured into one classical register (bit i ↔ ``qubits[i]``). ``coefficients`` (K, P) and
-    ``offsets`` (K,) map θ = (inputs, weights) to the K angles.
+    ``circuit`` is the template, without measurements, whose every parameterized gate carries its own angle
+    ``angles[k]``; ``angle_map`` computes those angles from (inputs, weights); ``readout`` says what is measured
+    and how it becomes the outputs; ``closed_form`` is set when the readouts have one (the chapter's circuit).
     """
 
     circuit: QuantumCircuit
     angles: tuple[Parameter, ...]
     inputs: tuple[Parameter, ...]
     weights: tuple[Parameter, ...]
-    coefficients: np.ndarray
-    offsets: np.ndarray
-    qubits: tuple[int, ...]
-    readout: str = "p1"
-    closed_form: str | None = None
+    angle_map: AngleMap
+    readout: Readout
+    closed_form: HadamardRY | None = None
 
     @property
     def n_inputs(self) -> int:
@@ -53,20 +50,33 @@ class CircuitSpec:
 
     @property
     def n_outputs(self) -> int:
-        return len(self.qubits)
+        return self.readout.n_outputs
 
     @property
     def n_angles(self) -> int:
         return len(self.angles)
 
-    def unmeasured(self) -> QuantumCircuit:
-        """The template without its final measurements (for exact statevector paths)."""
-        return self.circuit.remove_final_measurements(inplace=False)
+    @property
+    def n_qubits(self) -> int:
+        return self.circuit.num_qubits
 
-    def to_readout(self, p1: np.ndarray) -> np.ndarray:
-        """Turn per-qubit P(1) estimates into this spec's readout (an affine map, so gradients follow)."""
-        scale, offset = READOUTS[self.readout]
-        return p1 if scale == 1.0 else offset + scale * p1
+    def rotated(self, setting: Setting) -> QuantumCircuit:
+        """The template with ``setting``'s qubits turned into its basis (X: H, Y: S† then H), unmeasured."""
+        circuit = self.circuit.copy()
+        for qubit, letter in zip(setting.qubits, setting.basis):
+            if letter == "Y":
+                circuit.sdg(qubit)
+            if letter in "XY":
+                circuit.h(qubit)
+        return circuit
+
+    def measured(self, setting: Setting) -> QuantumCircuit:
+        """:meth:`rotated`, its measured qubits read into register ``readout`` (bit i ↔ ``setting.qubits[i]``)."""
+        circuit = self.rotated(setting)
+        register = ClassicalRegister(len(setting.qubits), "readout")
+        circuit.add_register(register)
+        circuit.measure(list(setting.qubits), register)
+        return circuit
 
     @classmethod
     def from_circuit(
@@ -76,12 +86,18 @@ class CircuitSpec:
         weights: Sequence[Parameter] = (),
         readout: str = "p1",
         qubits: Sequence[int] | None = None,
+        observables: Sequence | None = None,
+        interpret: Callable[[int], int] | None = None,
+        output_shape: int | None = None,
     ) -> CircuitSpec:
-        """Expand ``circuit`` into per-occurrence angles; ``inputs`` are fed per sample, ``weights`` trained."""
+        """Expand ``circuit`` into per-occurrence angles; ``inputs`` are fed per sample, ``weights`` trained.
+
+        Outputs: ``readout="p1"`` or ``"z"`` per qubit of ``qubits`` (default: all); ``readout="probabilities"``
+        the joint distribution of ``qubits`` (summed into classes by ``interpret``); or ``observables``, a list
+        of Pauli operators on all qubits, one output ⟨O⟩ each.
+        """
         if not isinstance(circuit, QuantumCircuit):
             raise TypeError(f"circuit must be a qiskit.QuantumCircuit, got {type(circuit).__name__}")
-        if readout not in READOUTS:
-            raise ValueError(f"readout must be one of {sorted(READOUTS)}, got {readout!r}")
         inputs, weights = tuple(inputs), tuple(weights)
         params = inputs + weights
         if len(set(params)) != len(params):
@@ -90,29 +106,40 @@ class CircuitSpec:
         if unknown:
             names = ", ".join(sorted(p.name for p in unknown))
             raise ValueError(f"circuit parameters {names} are neither inputs nor weights; list each in one of them")
-        if qubits is None:
-            qubits = tuple(range(circuit.num_qubits))
-        qubits = tuple(int(q) for q in qubits)
-        if not qubits or any(not 0 <= q < circuit.num_qubits for q in qubits) or len(set(qubits)) != len(qubits):
-            raise ValueError(f"qubits must be distinct indices in [0, {circuit.num_qubits}), got {qubits}")
-        template, angles, coefficients, offsets = _expand(_flatten(circuit), params)
-        creg = ClassicalRegister(len(qubits), "readout")
-        template.add_register(creg)
-        template.measure(list(qubits), creg)
-        return cls(template, angles, inputs, weights, coefficients, offsets, qubits, readout)
+        spec_readout = _readout(circuit.num_qubits, readout, qubits, observables, interpret, output_shape)
+        template, angles, expressions, where = _expand(_flatten(circuit))
+        angle_map = AngleMap(expressions, inputs, weights, where)
+        return cls(template, angles, inputs, weights, angle_map, spec_readout)
 
 
 def chapter_circuit(n_qubits: int = 1, readout: str = "p1") -> CircuitSpec:
     """The chapter's circuit: H then RY(θ) on every qubit, one input θ shared by all qubits, each measured."""
-    if not isinstance(n_qubits, (int, np.integer)) or n_qubits < 1:
+    if isinstance(n_qubits, bool) or not isinstance(n_qubits, int) or n_qubits < 1:
         raise ValueError(f"n_qubits must be a positive integer, got {n_qubits!r}")
+    if readout not in readouts.PER_QUBIT:
+        raise ValueError(f"the chapter's circuit reads each qubit: readout must be one of {readouts.PER_QUBIT}, got {readout!r}")
     theta = Parameter("theta")
-    circuit = QuantumCircuit(int(n_qubits))
+    circuit = QuantumCircuit(n_qubits)
     circuit.h(range(n_qubits))
     circuit.barrier()
     circuit.ry(theta, range(n_qubits))
     spec = CircuitSpec.from_circuit(circuit, inputs=[theta], readout=readout)
-    return replace(spec, closed_form="h_ry")
+    return CircuitSpec(spec.circuit, spec.angles, spec.inputs, spec.weights, spec.angle_map, spec.readout, HadamardRY())
+
+
+def _readout(n_qubits: int, readout: str, qubits, observables, interpret, output_shape) -> Readout:
+    if observables is not None:
+        if qubits is not None or readout != "p1" or interpret is not None:
+            raise ValueError("observables=[...] defines the outputs: do not also pass readout, qubits or interpret")
+        return readouts.observables(observables, n_qubits)
+    qubits = tuple(range(n_qubits)) if qubits is None else tuple(int(q) for q in qubits)
+    if not qubits or any(not 0 <= q < n_qubits for q in qubits) or len(set(qubits)) != len(qubits):
+        raise ValueError(f"qubits must be distinct indices in [0, {n_qubits}), got {qubits}")
+    if readout == "probabilities":
+        return readouts.probabilities(qubits, interpret, output_shape)
+    if interpret is not None or output_shape is not None:
+        raise ValueError("interpret and output_shape go with readout='probabilities'")
+    return readouts.per_qubit(qubits, readout)
 
 
 def _flatten(circuit: QuantumCircuit, max_depth: int = 10) -> QuantumCircuit:
@@ -130,10 +157,10 @@ def _flatten(circuit: QuantumCircuit, max_depth: int = 10) -> QuantumCircuit:
     return flat
 
 
-def _expand(circuit: QuantumCircuit, params: tuple[Parameter, ...]):
-    """Copy ``circuit`` with one fresh angle per parameter occurrence, and the affine map to those angles."""
-    index = {p: j for j, p in enumerate(params)}
-    rows, offsets, placed = [], [], []
+def _expand(circuit: QuantumCircuit):
+    """A copy of ``circuit`` with shiftable gates only, each parameter occurrence its own angle γ_k; and the
+    expression g_k of each angle, with where it sits (for error messages)."""
+    placed, expressions, where = [], [], []
     for inst in circuit.data:
         op = inst.operation
         qargs = [circuit.find_bit(q).index for q in inst.qubits]
@@ -142,45 +169,19 @@ def _expand(circuit: QuantumCircuit, params: tuple[Parameter, ...]):
                 f"'{op.name}' on qubits {qargs} acts on classical bits mid-circuit; hqnn measures the readout "
                 "qubits itself: remove measurements and classical conditions from the circuit"
             )
-        symbolic = [p for p in op.params if isinstance(p, ParameterExpression) and p.parameters]
-        if not symbolic:
-            placed.append((op, qargs, None))
-            continue
-        if op.name not in SHIFTABLE_GATES:
-            raise ValueError(
-                f"gate '{op.name}' on qubits {qargs} carries parameters {symbolic} but the two-term shift rule "
-                f"holds only for {sorted(SHIFTABLE_GATES)}: decompose it first, e.g. "
-                f"transpile(circuit, basis_gates=['rx', 'ry', 'rz', 'cx']) or build it from those gates"
-            )
-        row, offset = _affine(op.params[0], index, f"gate '{op.name}' on qubits {qargs}")
-        placed.append((op, qargs, len(rows)))
-        rows.append(row)
-        offsets.append(offset)
-
-    angles = ParameterVector("γ", len(rows))
+        for gate, gate_qubits in shiftable(op, qargs):
+            symbolic = [p for p in gate.params if isinstance(p, ParameterExpression) and p.parameters]
+            if not symbolic:
+                placed.append((gate, gate_qubits, None))
+                continue
+            placed.append((gate, gate_qubits, len(expressions)))
+            expressions.append(symbolic[0])
+            where.append(f"gate '{gate.name}' on qubits {gate_qubits}" + ("" if gate is op else f" (from '{op.name}')"))
+    angles = ParameterVector("γ", len(expressions))
     template = QuantumCircuit(circuit.num_qubits)
-    for op, qargs, k in placed:
+    for gate, gate_qubits, k in placed:
         if k is not None:
-            op = op.copy()
-            op.params = [angles[k]]
-        template.append(op, qargs)
-    coefficients = np.array(rows, dtype=np.float64).reshape(len(rows), len(params))
-    return template, tuple(angles), coefficients, np.array(offsets, dtype=np.float64)
-
-
-def _affine(expr: ParameterExpression, index: dict, where: str) -> tuple[np.ndarray, float]:
-    """Coefficients a and offset b with expr = a·θ + b; raise if ``expr`` is not affine in the parameters."""
-    row = np.zeros(len(index))
-    for p in expr.parameters:
-        slope = expr.gradient(p)
-        if isinstance(slope, ParameterExpression) and slope.parameters:
-            raise ValueError(
-                f"{where}: angle {expr} is not affine in {p.name} (d/d{p.name} = {slope}); the shift rule "
-                "needs angles of the form a·θ + b: move the nonlinearity into the classical network"
-            )
-        slope = complex(slope)
-        if slope.imag:
-            raise ValueError(f"{where}: angle {expr} has a complex coefficient for {p.name}")
-        row[index[p]] = slope.real
-    offset = complex(expr.bind({p: 0.0 for p in expr.parameters}))
-    return row, offset.real
+            gate = gate.copy()
+            gate.params = [angles[k]]
+        template.append(gate, gate_qubits)
+    return template, tuple(angles), expressions, where

@@ -1,30 +1,35 @@
-"""``Hybrid``: the drop-in quantum layer. Input (..., n_in) → output (..., n_out), gradients by parameter shift."""
+"""``Hybrid``: the drop-in quantum layer. Input (..., n_in) → output (..., n_out), differentiated by the strategy
+chosen when the layer is built (shift rule, closed form or reverse mode)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter
 from torch import nn
 
-from .autograd import HybridFunction, to_numpy
 from .circuits import CircuitSpec, chapter_circuit
-from .engine import ShiftEngine
-from .executors import Executor, SeedLike, make_executor
+from .executors import Executor
+from .randomness import SeedLike
+from .strategies import Strategy, choose_strategy
+from .strategies.base import check_finite
 
 
 class Hybrid(nn.Module):
-    """A parameterized circuit as a PyTorch layer, evaluated for a whole batch and all shifts in one job.
+    """A parameterized circuit as a PyTorch layer, evaluated for a whole batch (and all shifts) in one job.
 
     ``Hybrid(AerSimulator(), 100, np.pi / 2)`` is the chapter's layer (H·RY(θ), output P(1)), for any batch.
     ``backend``: ``"aer"`` (default), ``"analytic"`` (exact), ``"emulator"``, an Aer backend, a Qiskit
-    ``BaseSamplerV2``, another ``BackendV2`` (a fake device), or an :class:`~hqnn.executors.Executor` (which
-    brings its own circuit, shots and seed). ``shots=None`` is exact.
+    ``BaseSamplerV2`` or ``BaseEstimatorV2``, another ``BackendV2`` (a fake device), or an
+    :class:`~hqnn.executors.Executor` (which brings its own circuit, shots and seed). ``shots=None`` is exact.
     ``circuit`` with ordered ``inputs`` (one per feature) and trainable ``weights`` replaces the chapter's
-    circuit; ``qubits`` picks the readout qubits, ``readout`` is ``"p1"`` or ``"z"``.
+    circuit. Outputs: ``readout="p1"`` or ``"z"`` for each of ``qubits``; ``readout="probabilities"`` for their
+    joint distribution (summed into classes by ``interpret``, as in SamplerQNN); or ``observables``, a list of
+    Pauli operators (``SparsePauliOp``, or labels such as ``"ZZ"``), one ⟨O⟩ each.
+    ``diff_method``: ``"auto"``, ``"shift"``, ``"reverse"`` or ``"closed-form"`` (see the README).
     Circuit weights are an ``nn.Parameter`` initialised uniformly in [0, 2π) (from ``seed`` when given).
     """
 
@@ -39,30 +44,39 @@ class Hybrid(nn.Module):
         weights: Sequence[Parameter] | None = None,
         readout: str = "p1",
         qubits: Sequence[int] | None = None,
+        observables: Sequence | None = None,
+        interpret: Callable[[int], int] | None = None,
+        output_shape: int | None = None,
         seed: SeedLike = None,
+        diff_method: str = "auto",
     ):
         super().__init__()
+        custom = (circuit, inputs, weights, qubits, observables, interpret, output_shape)
         if isinstance(backend, Executor):
-            if circuit is not None or inputs is not None or weights is not None:
-                raise ValueError("an Executor brings its own circuit spec: do not also pass circuit/inputs/weights")
+            if any(part is not None for part in custom):
+                raise ValueError("an Executor brings its own circuit spec: do not also pass circuit, inputs, weights, "
+                                 "qubits, observables or interpret")
             spec = backend.spec
         elif circuit is None:
-            if inputs is not None or weights is not None or qubits is not None:
-                raise ValueError("inputs/weights/qubits describe a custom circuit: pass circuit= too")
+            if any(part is not None for part in custom):
+                raise ValueError("inputs/weights/qubits/observables/interpret describe a custom circuit: pass circuit= too")
             spec = chapter_circuit(readout=readout)
         else:
             if inputs is None:
                 raise ValueError("a custom circuit needs inputs=[...]: the parameters fed by the input features")
-            spec = CircuitSpec.from_circuit(circuit, inputs, weights or (), readout=readout, qubits=qubits)
-        self.engine = ShiftEngine(make_executor(backend, spec, shots, seed), shift)
+            spec = CircuitSpec.from_circuit(
+                circuit, inputs, weights or (), readout, qubits, observables, interpret, output_shape
+            )
+        self.strategy: Strategy = choose_strategy(backend, spec, shots, shift, seed, diff_method)
         generator = torch.Generator().manual_seed(seed) if isinstance(seed, int) else None
-        self.weights = nn.Parameter(
-            torch.rand(spec.n_weights, generator=generator, dtype=torch.float64) * (2 * math.pi)
+        self.weights = nn.Parameter(  # no circuit weights: nothing to train (and nothing for DDP to wait for)
+            torch.rand(spec.n_weights, generator=generator, dtype=torch.float64) * (2 * math.pi),
+            requires_grad=spec.n_weights > 0,
         )
 
     @property
     def spec(self) -> CircuitSpec:
-        return self.engine.spec
+        return self.strategy.spec
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         spec = self.spec
@@ -75,24 +89,27 @@ class Hybrid(nn.Module):
             )
         lead = x.shape[:-1]
         flat = x.reshape(-1, spec.n_inputs)
-        if torch.is_grad_enabled() and (x.requires_grad or self.weights.requires_grad):
-            out = HybridFunction.apply(flat, self.weights, self.engine)
-        else:
-            values, _, _ = self.engine.evaluate(to_numpy(flat), to_numpy(self.weights))
-            out = torch.from_numpy(values).to(dtype=x.dtype, device=x.device)
-        return out.reshape(*lead, spec.n_outputs)
+        if not len(flat):  # an empty batch: empty outputs, still attached to x
+            return (flat @ flat.new_zeros(spec.n_inputs, spec.n_outputs)).reshape(*lead, spec.n_outputs)
+        if not torch.compiler.is_compiling():
+            check_finite(flat, "Hybrid input")
+            check_finite(self.weights, "Hybrid circuit weights")
+        grad = torch.is_grad_enabled()
+        gamma = spec.angle_map(flat, self.weights)
+        out = self.strategy(gamma, grad and x.requires_grad, grad and self.weights.requires_grad)
+        return out.to(x.dtype).reshape(*lead, spec.n_outputs)
 
     def rng_state(self) -> dict:
         """The state of this layer's shot-noise stream (a checkpoint keeps it; see :meth:`set_rng_state`)."""
-        return {"executor": self.engine.executor.rng.bit_generator.state}
+        return self.strategy.stream.state()
 
     def set_rng_state(self, state: dict) -> None:
         """Continue the shot-noise stream from a state returned by :meth:`rng_state`."""
-        self.engine.executor.rng.bit_generator.state = state["executor"]
+        self.strategy.stream.set_state(state)
 
     def extra_repr(self) -> str:
         spec = self.spec
         return (
             f"inputs={spec.n_inputs}, weights={spec.n_weights}, outputs={spec.n_outputs}, "
-            f"readout={spec.readout!r}, shift={self.engine.plan.shift:.6g}, executor={self.engine.executor!r}"
+            f"readout={spec.readout.kind!r}, strategy={self.strategy!r}"
         )

@@ -8,103 +8,56 @@ For gates with ±½ generators f'(γ) = (f(γ+s) − f(γ−s)) / (2 sin s) exac
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from numbers import Real
 
 import numpy as np
+import torch
 
-from .circuits import READOUTS, CircuitSpec
+from .constants import TensorCache
 
 #: Smallest |sin s| accepted: below it the 1/(2 sin s) factor only amplifies noise.
 MIN_SIN_SHIFT = 1e-6
 
 
-@dataclass(frozen=True)
-class Rows:
-    """Angles for one job: (R, K) with R = B·(1 + 2·len(shifted)), and which Jacobians they can give."""
-
-    angles: np.ndarray
-    shifted: np.ndarray
-    batch: int
-    need_inputs: bool
-    need_weights: bool
+def check_shift(shift) -> float:
+    """``shift`` as a float: a real number, finite, with |sin s| ≥ ``MIN_SIN_SHIFT``; else ``ValueError``."""
+    if isinstance(shift, bool) or not isinstance(shift, Real):
+        raise ValueError(f"shift must be a real number of radians, e.g. math.pi / 2; got {shift!r}")
+    shift = float(shift)
+    if not math.isfinite(shift) or abs(math.sin(shift)) < MIN_SIN_SHIFT:
+        raise ValueError(
+            f"shift must be finite with sin(shift) != 0 (|sin s| >= {MIN_SIN_SHIFT}), got {shift}; "
+            "use s = pi/2, the default, which has the smallest variance"
+        )
+    return shift
 
 
 class ShiftPlan:
-    """Build the rows of one job and reduce its estimates, for one circuit spec and one shift s."""
+    """Build the rows of one job and reduce its estimates, for K angles and one shift s."""
 
-    def __init__(self, spec: CircuitSpec, shift: float = math.pi / 2):
-        shift = float(shift)
-        if not math.isfinite(shift) or abs(math.sin(shift)) < MIN_SIN_SHIFT:
-            raise ValueError(
-                f"shift must be finite with sin(shift) != 0 (|sin s| >= {MIN_SIN_SHIFT}), got {shift}; "
-                "use s = pi/2, the default, which has the smallest variance"
-            )
-        self.spec = spec
-        self.shift = shift
-        coefficients = spec.coefficients
-        self._uses_inputs = np.flatnonzero(np.any(coefficients[:, : spec.n_inputs] != 0, axis=1))
-        self._uses_weights = np.flatnonzero(np.any(coefficients[:, spec.n_inputs :] != 0, axis=1))
-        self._identity = (
-            spec.n_weights == 0
-            and coefficients.shape == (spec.n_inputs, spec.n_inputs)
-            and np.array_equal(coefficients, np.eye(spec.n_inputs))
-            and not spec.offsets.any()
-        )
-        self._shifts = {(i, w): self._shift_blocks(i, w) for i in (False, True) for w in (False, True)}
+    def __init__(self, n_angles: int, shift: float = math.pi / 2):
+        self.n_angles = n_angles
+        self.shift = check_shift(shift)
+        self._constants = TensorCache()
 
-    def angles(self, inputs: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        """Base angles γ = [x, w]·Aᵀ + b, shape (B, K)."""
-        spec = self.spec
-        a = spec.coefficients
-        if self._identity:  # γ = x (the chapter's layer): the inputs themselves, no copy
-            return inputs
-        # One input: an outer product, ~10× faster than a k = 1 matmul for large B.
-        gamma = inputs * a[:, 0] if spec.n_inputs == 1 else inputs @ a[:, : spec.n_inputs].T
-        gamma += spec.offsets + weights @ a[:, spec.n_inputs :].T
-        return gamma
-
-    def rows(self, inputs: np.ndarray, weights: np.ndarray, need_inputs: bool, need_weights: bool) -> Rows:
-        """Base rows, then ±s rows for each angle that carries a parameter needing a gradient."""
-        gamma = self.angles(inputs, weights)
-        shifted, offsets = self._shifts[need_inputs, need_weights]
-        angles = gamma + offsets[:, None, :]  # (1 + 2n, B, K): base block, then +s and −s blocks
-        return Rows(angles.reshape(-1, gamma.shape[1]), shifted, gamma.shape[0], need_inputs, need_weights)
-
-    def _shift_blocks(self, need_inputs: bool, need_weights: bool) -> tuple[np.ndarray, np.ndarray]:
-        """The shifted angles, and the (1 + 2n, K) offsets of each row block (0, then +s, then −s)."""
-        parts = ([self._uses_inputs] if need_inputs else []) + ([self._uses_weights] if need_weights else [])
-        shifted = np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
+    def rows(self, gamma: torch.Tensor, shifted: np.ndarray) -> torch.Tensor:
+        """Base rows (B, K), then a +s block and a −s block for each angle in ``shifted``: ((1 + 2n)·B, K)."""
         n = len(shifted)
-        offsets = np.zeros((1 + 2 * n, self.spec.n_angles))
+        if not n:
+            return gamma
+        offsets = np.zeros((1 + 2 * n, self.n_angles))
         offsets[1 + np.arange(n), shifted] = self.shift
         offsets[1 + n + np.arange(n), shifted] = -self.shift
-        return shifted, offsets
+        blocks = self._constants.get(("offsets", shifted.tobytes()), offsets, gamma.dtype, gamma.device)
+        return (gamma + blocks[:, None, :]).reshape(-1, self.n_angles)
 
-    def reduce(self, rows: Rows, estimates: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-        """Values (B, n_out), J_inputs (B, n_out, n_in), J_weights (B, n_out, n_w) from one job's estimates.
-
-        A Jacobian that ``rows`` was not built for is ``None``.
-        """
-        spec, b, n = self.spec, rows.batch, len(rows.shifted)
-        blocks = estimates.reshape(1 + 2 * n, b, -1)
-        values = blocks[0]
-        d_angles = (blocks[1 : 1 + n] - blocks[1 + n :]) / (2.0 * math.sin(self.shift))
-        jacobian = np.einsum("kbo,kp->bop", d_angles, spec.coefficients[rows.shifted])
-        j_inputs = jacobian[..., : spec.n_inputs] if rows.need_inputs else None
-        j_weights = jacobian[..., spec.n_inputs :] if rows.need_weights else None
-        return values, j_inputs, j_weights
-
-    def reduce_diagonal(
-        self, values: np.ndarray, slopes: np.ndarray, need_inputs: bool, need_weights: bool
-    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-        """Like ``reduce``, for circuits whose angle k drives only readout k: values (B, K) and slopes
-        dP_k/dγ_k (B, K) at the base angles, readout applied, chained through the coefficients."""
-        spec = self.spec
-        scale, _ = READOUTS[spec.readout]
-        values = spec.to_readout(values)
-        a = spec.coefficients if scale == 1.0 else scale * spec.coefficients
-        if need_inputs and a.shape == (1, 1) and a[0, 0] == 1.0:  # J_inputs is the slopes themselves
-            return values, slopes[:, :, None], None
-        j_inputs = slopes[:, :, None] * a[:, : spec.n_inputs] if need_inputs else None
-        j_weights = slopes[:, :, None] * a[:, spec.n_inputs :] if need_weights else None
-        return values, j_inputs, j_weights
+    def reduce(self, estimates: torch.Tensor, shifted: np.ndarray, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Values (B, n_out) and the Jacobian (B, n_out, K) by the angles (zero for angles not shifted) from the
+        estimates ((1 + 2n)·B, n_out) of :meth:`rows`."""
+        n = len(shifted)
+        blocks = estimates.reshape(1 + 2 * n, batch, -1)
+        slopes = (blocks[1 : 1 + n] - blocks[1 + n :]) / (2.0 * math.sin(self.shift))  # (n, B, n_out)
+        jacobian = estimates.new_zeros(batch, blocks.shape[-1], self.n_angles)
+        index = self._constants.get(("index", shifted.tobytes()), shifted, torch.long, estimates.device)
+        jacobian.index_copy_(2, index, slopes.permute(1, 2, 0))
+        return blocks[0], jacobian

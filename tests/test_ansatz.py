@@ -8,7 +8,7 @@ import torch
 from qiskit.circuit.library import real_amplitudes
 
 from hqnn import Ansatz, Hybrid, angle_encoder, entangling_ansatz, reuploading
-from hqnn.circuits import SHIFTABLE_GATES
+from hqnn.decompose import SHIFTABLE_GATES
 
 
 def gates(ansatz: Ansatz) -> set[str]:
@@ -21,6 +21,9 @@ def occurrences(ansatz: Ansatz, parameter) -> int:
 
 def exact_layer(ansatz: Ansatz, **kwargs) -> Hybrid:
     return Hybrid("analytic", None, **ansatz.hybrid_kwargs(), seed=3, **kwargs)
+
+
+DIFF_METHODS = ["reverse", "shift"]
 
 
 def check_gradients(layer: Hybrid, batch: int, seed: int = 0) -> None:
@@ -109,17 +112,16 @@ def test_encoder_alone_matches_closed_form():
     ],
     ids=["enc+ansatz-2q", "enc+ring-3q-z", "reupload-2q", "reupload-3q-cz-z", "reupload-4q-full"],
 )
-def test_exact_gradients_pass_gradcheck(model, kwargs):
-    check_gradients(exact_layer(model, **kwargs), batch=2)
+@pytest.mark.parametrize("diff_method", DIFF_METHODS)
+def test_exact_gradients_pass_gradcheck(model, kwargs, diff_method):
+    check_gradients(exact_layer(model, **kwargs, diff_method=diff_method), batch=2)
 
 
 def test_gradcheck_catches_a_wrong_jacobian():
-    layer = exact_layer(reuploading(2, layers=2, reps=1), qubits=[0])
-    plan = layer.engine.plan
+    layer = exact_layer(reuploading(2, layers=2, reps=1), qubits=[0], diff_method="shift")
+    plan = layer.strategy.plan
     reduce = plan.reduce
-    plan.reduce = lambda rows, estimates: tuple(  # the chapter's bug: no 1/(2 sin s)
-        part if part is None or i == 0 else 2 * part for i, part in enumerate(reduce(rows, estimates))
-    )
+    plan.reduce = lambda *args: (lambda values, jacobian: (values, 2 * jacobian))(*reduce(*args))  # no 1/(2 sin s)
     with pytest.raises(RuntimeError, match="Jacobian mismatch"):
         check_gradients(layer, batch=2)
 

@@ -1,4 +1,5 @@
-"""Exact mode against closed forms, and gradcheck on entangling circuits with inputs and weights."""
+"""Gradients through every strategy: gradcheck on entangling circuits (inputs and weights), gradcheck's teeth
+against the chapter's rule, weight gradients summed over the batch, one custom operator for the glue."""
 
 import numpy as np
 import pytest
@@ -6,7 +7,7 @@ import torch
 from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter
 
-from hqnn import Hybrid, HybridFunction
+from hqnn import Hybrid
 
 from closed_forms import dp1_closed, p1_closed
 
@@ -25,7 +26,7 @@ def test_exact_values_and_gradients_match_closed_form(backend, shape):
 
 
 def test_z_readout_and_general_shift():
-    layer = Hybrid("analytic", shift=0.7, readout="z")
+    layer = Hybrid("analytic", shift=0.7, readout="z", diff_method="shift")
     theta = torch.tensor([[0.3], [2.0]], dtype=torch.float64, requires_grad=True)
     out = layer(theta)
     out.sum().backward()
@@ -50,34 +51,37 @@ def entangling_circuit():
     return qc, [x0, x1], [w0, w1]
 
 
+def layer_function(layer: Hybrid):
+    return lambda x, w: torch.func.functional_call(layer, {"weights": w}, (x,))
+
+
+@pytest.mark.parametrize("diff_method", ["reverse", "shift"])
 @pytest.mark.parametrize("readout", ["p1", "z"])
-def test_gradcheck_entangling_circuit(readout):
+def test_gradcheck_entangling_circuit(readout, diff_method):
     qc, inputs, weights = entangling_circuit()
-    layer = Hybrid("analytic", circuit=qc, inputs=inputs, weights=weights, readout=readout, qubits=[0, 2], seed=3)
+    layer = Hybrid("analytic", circuit=qc, inputs=inputs, weights=weights, readout=readout, qubits=[0, 2], seed=3,
+                   diff_method=diff_method)
     x = torch.randn(4, 2, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda a, w: HybridFunction.apply(a, w, layer.engine), (x, layer.weights))
+    w = layer.weights.detach().clone().requires_grad_()
+    assert torch.autograd.gradcheck(layer_function(layer), (x, w))
 
 
 def test_wrong_jacobian_fails_gradcheck():
     """gradcheck has teeth here: the chapter's rule (no 1/(2 sin s)) is caught."""
     qc, inputs, weights = entangling_circuit()
-    layer = Hybrid("analytic", circuit=qc, inputs=inputs, weights=weights)
-    original = layer.engine.plan.reduce
-
-    def chapter_reduce(rows, estimates):
-        values, j_in, j_w = original(rows, estimates)
-        return values, 2 * j_in, 2 * j_w
-
-    layer.engine.plan.reduce = chapter_reduce
+    layer = Hybrid("analytic", circuit=qc, inputs=inputs, weights=weights, diff_method="shift")
+    plan = layer.strategy.plan
+    original = plan.reduce
+    plan.reduce = lambda *args: (lambda values, jacobian: (values, 2 * jacobian))(*original(*args))
     x = torch.randn(3, 2, dtype=torch.float64, requires_grad=True)
-    assert not torch.autograd.gradcheck(
-        lambda a, w: HybridFunction.apply(a, w, layer.engine), (x, layer.weights), raise_exception=False
-    )
+    w = layer.weights.detach().clone().requires_grad_()
+    assert not torch.autograd.gradcheck(layer_function(layer), (x, w), raise_exception=False)
 
 
-def test_weight_gradient_summed_over_batch():
+@pytest.mark.parametrize("diff_method", ["reverse", "shift"])
+def test_weight_gradient_summed_over_batch(diff_method):
     qc, inputs, weights = entangling_circuit()
-    layer = Hybrid("analytic", circuit=qc, inputs=inputs, weights=weights, seed=0)
+    layer = Hybrid("analytic", circuit=qc, inputs=inputs, weights=weights, seed=0, diff_method=diff_method)
     x = torch.randn(6, 2, dtype=torch.float64)
     layer(x).sum().backward()
     total = layer.weights.grad.clone()
@@ -87,3 +91,19 @@ def test_weight_gradient_summed_over_batch():
         layer(row[None]).sum().backward()
         per_sample += layer.weights.grad
     torch.testing.assert_close(total, per_sample, atol=1e-12, rtol=0)
+
+
+def test_only_the_needed_jacobians_are_built(count_calls):
+    """Inputs without grad: only angles the weights reach are shifted; neither: base rows only."""
+    qc, inputs, weights = entangling_circuit()
+    layer = Hybrid("analytic", circuit=qc, inputs=inputs, weights=weights, diff_method="shift")
+    run = count_calls(layer.strategy.executor, "run")
+    seen = []
+    inner = run._inner
+    run._inner = lambda angles: seen.append(len(angles)) or inner(angles)
+    x = torch.rand(4, 2, dtype=torch.float64)
+    layer(x).sum().backward()  # weights only: rzz(2·w0 + 1), rxx(w1 − ½x1), ry(w1)
+    layer(x.requires_grad_()).sum().backward()  # all 6 angles
+    with torch.no_grad():
+        layer(x)
+    assert seen == [4 * (1 + 2 * 3), 4 * (1 + 2 * 6), 4]

@@ -1,57 +1,66 @@
-"""Aer executors: counts decoding, exact statevector path, backend choice."""
+"""Aer executors: counts decoding into features, one job for every setting, the exact statevector path."""
 
 import numpy as np
 import pytest
+import torch
 from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter
-from qiskit_aer import AerSimulator
 
-from hqnn import AerExecutor, AnalyticExecutor, CircuitSpec, StatevectorExecutor, chapter_circuit, make_executor
-from hqnn.executors.aer import counts_to_p1
-from hqnn.executors.base import marginals
+from hqnn import AerExecutor, CircuitSpec, StatevectorExecutor, chapter_circuit
+from hqnn.executors.aer import counts_features
+from hqnn.readout import observables, per_qubit, probabilities
 
 from closed_forms import p1_closed
+from outputs import executor_outputs
 
 
-def test_counts_decoding_per_bit():
+def test_counts_decode_into_parities_per_bit():
     counts = [{"0x0": 6, "0x3": 4}, {"0x1": 10}, {"0x2": 5, "0x0": 5}]
-    np.testing.assert_allclose(counts_to_p1(counts, 2, 10), [[0.4, 0.4], [1.0, 0.0], [0.0, 0.5]])
+    parity = counts_features(counts, per_qubit([0, 1]).settings[0], copies=1, shots=10)
+    np.testing.assert_allclose((1 - parity) / 2, [[0.4, 0.4], [1.0, 0.0], [0.0, 0.5]])
+
+
+def test_counts_decode_into_outcome_frequencies_and_packed_copies():
+    counts = [{"0x0": 6, "0xd": 4}]  # two copies of 2 bits: copy 0 sees 01 (=1) 4 times, copy 1 sees 11 (=3)
+    frequencies = counts_features(counts, probabilities([0, 1]).settings[0], copies=2, shots=10)
+    np.testing.assert_allclose(frequencies, [[0.6, 0.4, 0, 0], [0.6, 0, 0, 0.4]])
 
 
 def test_counts_with_wrong_total_rejected():
     with pytest.raises(RuntimeError, match="shots per experiment"):
-        counts_to_p1([{"0x0": 3}], 1, 10)
+        counts_features([{"0x0": 3}], per_qubit([0]).settings[0], 1, 10)
 
 
-def test_marginals_little_endian():
-    joint = np.array([[0.1, 0.2, 0.3, 0.4]])  # index = b0 + 2·b1
-    np.testing.assert_allclose(marginals(joint, 2), [[0.6, 0.7]])
-
-
-def test_aer_executor_one_run_for_all_rows(count_calls):
-    spec = chapter_circuit(2)
+def test_aer_executor_one_run_for_all_rows_and_settings(count_calls):
+    x, w = Parameter("x"), Parameter("w")
+    qc = QuantumCircuit(2)
+    qc.ry(x, 0)
+    qc.cx(0, 1)
+    qc.rx(w, 1)
+    spec = CircuitSpec.from_circuit(qc, inputs=[x], weights=[w], observables=["XZ", "ZZ", "YI"])
+    assert len(spec.readout.settings) == 3
     executor = AerExecutor(spec, shots=200, seed=0)
     jobs = count_calls(executor.backend, "run")
     angles = np.linspace(-1, 1, 40).reshape(20, 2)
-    p1 = executor.run(angles)
-    assert p1.shape == (20, 2) and jobs.calls == 1
-    assert np.all((p1 >= 0) & (p1 <= 1))
-    assert np.abs(p1 - p1_closed(angles)).max() < 0.2
+    out = executor_outputs(executor, angles)
+    assert out.shape == (20, 3) and jobs.calls == 1
+    exact = executor_outputs(StatevectorExecutor(spec), angles)
+    assert np.abs(out - exact).max() < 0.35
 
 
 def test_statevector_matches_closed_form_and_entangled_state():
     spec = chapter_circuit(2)
     angles = np.array([[0.3, -1.2], [2.0, 0.1]])
-    np.testing.assert_allclose(StatevectorExecutor(spec).run(angles), p1_closed(angles), atol=1e-12)
+    np.testing.assert_allclose(executor_outputs(StatevectorExecutor(spec), angles), p1_closed(angles), atol=1e-12)
 
     x = Parameter("x")
     qc = QuantumCircuit(2)
     qc.ry(x, 0)
     qc.cx(0, 1)  # Bell-like: both qubits read 1 with probability sin²(x/2)
-    bell = CircuitSpec.from_circuit(qc, inputs=[x])
-    probs = StatevectorExecutor(bell).probabilities(np.array([[1.0]]))
+    bell = CircuitSpec.from_circuit(qc, inputs=[x], readout="probabilities")
+    (joint,) = StatevectorExecutor(bell).distributions(np.array([[1.0]]))
     p = np.sin(0.5) ** 2
-    np.testing.assert_allclose(probs, [[1 - p, 0, 0, p]], atol=1e-12)
+    np.testing.assert_allclose(joint, [[1 - p, 0, 0, p]], atol=1e-12)
 
 
 def test_parameter_removed_by_transpiler_is_tolerated():
@@ -60,20 +69,22 @@ def test_parameter_removed_by_transpiler_is_tolerated():
     qc.ry(x, 0)
     qc.rz(w, 0)  # diagonal right before measurement: may be optimized away
     spec = CircuitSpec.from_circuit(qc, inputs=[x], weights=[w])
-    p1 = AerExecutor(spec, shots=100, seed=1).run(np.array([[np.pi / 2, 0.3]]))
+    p1 = executor_outputs(AerExecutor(spec, shots=100, seed=1), np.array([[np.pi / 2, 0.3]]))
     np.testing.assert_allclose(p1, [[0.5]], atol=0.2)
 
 
-def test_make_executor_choices():
-    spec = chapter_circuit()
-    assert isinstance(make_executor("aer", spec, 100), AerExecutor)
-    assert isinstance(make_executor("aer", spec, None), AnalyticExecutor)
-    assert isinstance(make_executor("analytic", spec, 100), AnalyticExecutor)
-    assert isinstance(make_executor(AerSimulator(), spec, None), StatevectorExecutor)
-    aer = make_executor(AerSimulator(), spec, 10)
-    assert isinstance(aer, AerExecutor) and aer.shots == 10
-    with pytest.raises(ValueError, match="only the chapter circuit"):
-        x = Parameter("x")
-        qc = QuantumCircuit(1)
-        qc.rx(x, 0)
-        AnalyticExecutor(CircuitSpec.from_circuit(qc, inputs=[x]))
+def test_circuit_without_parameters_left_runs_one_experiment_per_row():
+    x = Parameter("x")
+    qc = QuantumCircuit(1)
+    qc.h(0)
+    qc.rz(x, 0)  # in the Z basis after the H, P(1) = 1/2 whatever x: the transpiler may drop rz
+    spec = CircuitSpec.from_circuit(qc, inputs=[x])
+    out = executor_outputs(AerExecutor(spec, shots=1000, seed=2, pack=1), np.zeros((5, 1)))
+    assert out.shape == (5, 1) and np.all(np.abs(out - 0.5) < 0.1)
+
+
+def test_observables_readout_values_on_aer_shots():
+    spec = CircuitSpec.from_circuit(QuantumCircuit(2), inputs=[], observables=["XX", "ZI", "IZ"])
+    out = executor_outputs(AerExecutor(spec, shots=100, seed=3), np.zeros((3, 0)))
+    assert out.shape == (3, 3) and np.all(out[:, 1:] == 1.0)  # |00⟩: Z's are exactly +1
+    assert observables(["ZZ"], 2).n_outputs == 1

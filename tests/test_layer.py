@@ -16,7 +16,7 @@ from hqnn import Hybrid
 @pytest.mark.parametrize("batch", [1, 7, 256])
 def test_one_aer_job_per_forward_and_backward(batch, count_calls):
     layer = Hybrid(AerSimulator(), 100, np.pi / 2, seed=0)
-    jobs = count_calls(layer.engine.executor.backend, "run")
+    jobs = count_calls(layer.strategy.executor.backend, "run")
     x = torch.rand(batch, 1, requires_grad=True)
     out = layer(x)
     assert jobs.calls == 1
@@ -26,8 +26,8 @@ def test_one_aer_job_per_forward_and_backward(batch, count_calls):
 
 
 def test_no_grad_runs_base_rows_only(count_calls):
-    layer = Hybrid("analytic")
-    run = count_calls(layer.engine.executor, "run")
+    layer = Hybrid("analytic", diff_method="shift")
+    run = count_calls(layer.strategy.executor, "run")
     seen = []
     inner = run._inner
     run._inner = lambda angles: seen.append(angles.shape) or inner(angles)
@@ -143,12 +143,38 @@ def test_unknown_backend_rejected():
         Hybrid(42)
 
 
-def test_unsupported_gate_rejected():
+def test_non_differentiable_angle_rejected():
     x = Parameter("x")
     qc = QuantumCircuit(2)
-    qc.crx(x, 0, 1)
-    with pytest.raises(ValueError, match="gate 'crx'.*decompose"):
+    qc.crx(x.sign(), 0, 1)
+    with pytest.raises(ValueError, match="gate 'rx' on qubits \\[1\\] \\(from 'crx'\\): angle .*sign"):
         Hybrid("aer", circuit=qc, inputs=[x])
+
+
+def test_angles_undefined_for_an_input_are_named():
+    x = Parameter("x")
+    qc = QuantumCircuit(1)
+    qc.ry(x.log(), 0)
+    layer = Hybrid("analytic", circuit=qc, inputs=[x])
+    assert torch.isfinite(layer(torch.tensor([[2.0]]))).all()
+    with pytest.raises(ValueError, match="circuit angles contain NaN or inf"):
+        layer(torch.tensor([[-1.0]]))
+
+
+@pytest.mark.parametrize("backend, kwargs", [("analytic", {}), ("aer", {}), ("emulator", {"diff_method": "shift"})])
+@pytest.mark.parametrize("shape", [(0, 1), (3, 0, 1)])
+def test_empty_batch_gives_empty_output(backend, kwargs, shape):
+    x = torch.zeros(shape, requires_grad=True)
+    out = Hybrid(backend, 100, **kwargs)(x)
+    assert out.shape == shape
+    out.sum().backward()
+    assert x.grad.shape == shape
+
+
+@pytest.mark.parametrize("shift", [None, "1.57", True])
+def test_shift_must_be_a_number(shift):
+    with pytest.raises(ValueError, match="shift must be a real number"):
+        Hybrid("aer", 100, shift)
 
 
 def test_failed_aer_job_raises_with_aer_message():
@@ -165,4 +191,4 @@ def test_custom_circuit_arguments_checked():
     executor = hqnn.AnalyticExecutor(hqnn.chapter_circuit())
     with pytest.raises(ValueError, match="brings its own circuit"):
         Hybrid(executor, circuit=QuantumCircuit(1))
-    assert Hybrid(executor).engine.executor is executor
+    assert Hybrid(executor).strategy.executor is executor

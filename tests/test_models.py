@@ -77,7 +77,7 @@ def test_bad_heads_and_class_counts():
 def test_multi_qubit_model_for_more_digits():
     """Three digits, three qubits: angles → entangling circuit → ⟨Z⟩ → linear → softmax; gradients reach all."""
     net = build_model(RunConfig(digits=(0, 1, 2), qubits=3, reps=1, backend="analytic"))
-    assert net.fc2.out_features == 3 and net.head.spec.n_outputs == 3 and net.head.spec.readout == "z"
+    assert net.fc2.out_features == 3 and net.head.spec.n_outputs == 3 and net.head.spec.readout.kind == "z"
     assert net.head.weights.numel() == 2 * 2 * 3  # (reps + 1) · (ry, rz) · qubits
     probs = net(torch.rand(4, 1, 28, 28))
     assert probs.shape == (4, 3)
@@ -89,5 +89,5 @@ def test_multi_qubit_model_for_more_digits():
 
 
 def test_shift_reaches_the_layer():
-    net = Net(backend="analytic", shift=math.pi / 4)
-    assert net.head.engine.plan.shift == pytest.approx(math.pi / 4)
+    net = Net(backend="aer", shift=math.pi / 4)
+    assert net.head.strategy.plan.shift == pytest.approx(math.pi / 4)

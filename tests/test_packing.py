@@ -16,6 +16,7 @@ from hqnn.executors.aer import PACK_QUBITS
 from hqnn.stats import fit_pvalue, two_sample_pvalue
 
 from closed_forms import p1_closed
+from outputs import executor_outputs
 
 ACCEPT, REJECT, SHOTS = 1e-3, 1e-6, 100
 THETA = np.repeat(np.linspace(-1.2, 1.2, 41), 25)  # P(1) in (0.03, 0.97): every binomial cell populated
@@ -23,7 +24,7 @@ THETA = np.repeat(np.linspace(-1.2, 1.2, 41), 25)  # P(1) in (0.03, 0.97): every
 
 def chapter_run(pack, seed, theta=THETA):
     executor = AerExecutor(chapter_circuit(), shots=SHOTS, seed=seed, pack=pack)
-    return executor.run(theta[:, None])[:, 0]
+    return executor_outputs(executor, theta[:, None])[:, 0]
 
 
 def test_packed_and_unpacked_agree_and_fit_closed_form():
@@ -42,7 +43,7 @@ def test_auto_pack_fills_pack_qubits_in_one_job(count_calls):
     inner = jobs._inner
     jobs._inner = lambda circuit, parameter_binds, **kw: seen.append(parameter_binds) or inner(circuit, parameter_binds, **kw)
     rows = 3 * PACK_QUBITS + 1  # 4 experiments, the last one padded
-    out = executor.run(np.linspace(0, 1, rows)[:, None])
+    out = executor_outputs(executor, np.linspace(0, 1, rows)[:, None])
     assert out.shape == (rows, 1) and jobs.calls == 1
     assert {len(v) for v in seen[0][0].values()} == {4} and len(seen[0][0]) == PACK_QUBITS
 
@@ -73,8 +74,8 @@ def test_entangled_two_qubit_copies_keep_their_own_marginals():
     spec = CircuitSpec.from_circuit(qc, inputs=[x], weights=[w], qubits=[1, 0])
     rng = np.random.default_rng(5)
     angles = np.column_stack([rng.uniform(0.6, 2.5, 1000), rng.uniform(0.6, 2.5, 1000)])
-    exact = StatevectorExecutor(spec).run(angles)
-    packed = AerExecutor(spec, shots=SHOTS, seed=4, pack=3).run(angles)
+    exact = executor_outputs(StatevectorExecutor(spec), angles)
+    packed = executor_outputs(AerExecutor(spec, shots=SHOTS, seed=4, pack=3), angles)
     assert packed.shape == (1000, 2)
     for o in range(2):
         assert fit_pvalue(packed[:, o], exact[:, o], SHOTS) > ACCEPT

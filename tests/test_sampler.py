@@ -13,10 +13,12 @@ from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
 from hqnn import AerExecutor, Hybrid, SamplerExecutor, StatevectorExecutor, reuploading
 from hqnn.circuits import CircuitSpec
 from hqnn.executors import device_simulator
-from hqnn.executors.base import marginals
 from hqnn.executors.exact import apply_confusion, readout_confusion
-from hqnn.executors.sampler import bitarray_p1, parameter_columns
+from hqnn.executors.sampler import parameter_columns, samples_features
+from hqnn.readout import per_qubit
 from hqnn.stats import fit_pvalue
+
+from outputs import executor_outputs
 
 fake_provider = pytest.importorskip("qiskit_ibm_runtime.fake_provider", reason="pip install hqnn[devices]")
 
@@ -41,7 +43,7 @@ def count_runs(monkeypatch, sampler: BaseSamplerV2) -> list:
 
 def exact_isa_p1(executor: SamplerExecutor, angles: np.ndarray, noisy: AerSimulator | None) -> np.ndarray:
     """Exact P(1) of the executor's transpiled (ISA) circuit on ``noisy`` (density matrix + readout errors)."""
-    isa = executor.circuit
+    isa = executor.circuits[0]
     physical = [0] * executor.spec.n_outputs
     for inst in isa.data:
         if inst.operation.name == "measure":
@@ -55,16 +57,19 @@ def exact_isa_p1(executor: SamplerExecutor, angles: np.ndarray, noisy: AerSimula
     joint = np.array([r.data.probabilities for r in result.results])
     confusion = readout_confusion(noisy.options.noise_model if noisy else None, physical)
     joint = joint if confusion is None else apply_confusion(joint, confusion)
-    return marginals(joint, len(physical))
+    bits = (np.arange(joint.shape[1])[:, None] >> np.arange(len(physical))) & 1
+    return joint @ bits  # P(1) of each readout bit
 
 
 def test_bitarray_decoding_matches_bits_beyond_one_byte():
     rng = np.random.default_rng(1)
     samples = rng.random((3, 50, 11)) < rng.random((3, 1, 11))  # (rows, shots, bits), bit i = clbit i
     bits = BitArray.from_bool_array(samples, order="little")
-    np.testing.assert_array_equal(bitarray_p1(bits.array, 11, 3, 50), samples.mean(axis=1))
+    setting = per_qubit(range(11)).settings[0]
+    parity = samples_features(bits.array, setting, 3, 50)
+    np.testing.assert_allclose((1 - parity) / 2, samples.mean(axis=1), atol=1e-15)
     with pytest.raises(RuntimeError, match="expected"):
-        bitarray_p1(bits.array, 11, 3, 60)
+        samples_features(bits.array, setting, 3, 60)
 
 
 def test_pub_columns_follow_circuit_parameters_by_identity():
@@ -79,7 +84,7 @@ def test_aer_sampler_one_job_per_forward_and_backward(monkeypatch):
     sampler = AerSamplerV2()
     calls = count_runs(monkeypatch, sampler)
     layer = Hybrid(sampler, 200, **MODEL.hybrid_kwargs(), seed=5)
-    assert isinstance(layer.engine.executor, SamplerExecutor)
+    assert isinstance(layer.strategy.executor, SamplerExecutor)
     x = torch.rand(6, 2, dtype=torch.float64, requires_grad=True)
     layer(x).sum().backward()
     assert calls == [1]  # one job, one PUB, holding the batch and every shift
@@ -90,8 +95,8 @@ def test_aer_sampler_estimates_pass_chi2_and_reject_swapped_bits():
     s = spec()
     angles = random_angles(30, s)
     executor = SamplerExecutor(s, AerSamplerV2(), shots=SHOTS, seed=11)
-    estimates = executor.run(angles)
-    exact = StatevectorExecutor(s).run(angles)
+    estimates = executor_outputs(executor, angles)
+    exact = executor_outputs(StatevectorExecutor(s), angles)
     assert fit_pvalue(estimates, exact, SHOTS) > 1e-3
     assert fit_pvalue(estimates, exact[:, ::-1], SHOTS) < 1e-6  # planted wrong model: readout bits swapped
 
@@ -100,9 +105,9 @@ def test_seeded_sampler_reproduces_and_moves_on():
     s = spec()
     angles = random_angles(4, s)
     first, second = (SamplerExecutor(s, AerSamplerV2(), shots=100, seed=3) for _ in range(2))
-    a = first.run(angles)
-    np.testing.assert_array_equal(a, second.run(angles))
-    assert not np.array_equal(a, first.run(angles))  # each job draws a fresh seed
+    a = executor_outputs(first, angles)
+    np.testing.assert_array_equal(a, executor_outputs(second, angles))
+    assert not np.array_equal(a, executor_outputs(first, angles))  # each job draws a fresh seed
 
 
 def test_fake_device_sampler_is_isa_noisy_and_passes_chi2(monkeypatch):
@@ -110,11 +115,11 @@ def test_fake_device_sampler_is_isa_noisy_and_passes_chi2(monkeypatch):
     sampler = BackendSamplerV2(backend=fake)
     s = spec()
     executor = SamplerExecutor(s, sampler, shots=SHOTS, seed=7)
-    ops = set(executor.circuit.count_ops()) - {"measure", "barrier"}
+    ops = set(executor.circuits[0].count_ops()) - {"measure", "barrier"}
     assert ops <= set(fake.target.operation_names)  # transpiled once to the device's ISA
     angles = random_angles(30, s, seed=2)
     calls = count_runs(monkeypatch, sampler)
-    estimates = executor.run(angles)
+    estimates = executor_outputs(executor, angles)
     assert calls == [1]
     noisy = exact_isa_p1(executor, angles, device_simulator(fake))  # the device's own noise model
     assert fit_pvalue(estimates, noisy, SHOTS) > 1e-3
@@ -125,9 +130,9 @@ def test_fake_backend_goes_through_aer_from_backend():
     fake = fake_provider.FakeManilaV2()
     shots_layer = Hybrid(fake, 100, **MODEL.hybrid_kwargs(), seed=1)
     exact_layer = Hybrid(fake, None, **MODEL.hybrid_kwargs(), seed=1)
-    assert isinstance(shots_layer.engine.executor, AerExecutor)
-    assert isinstance(exact_layer.engine.executor, StatevectorExecutor)
-    assert shots_layer.engine.executor.backend.options.noise_model is not None
+    assert isinstance(shots_layer.strategy.executor, AerExecutor)
+    assert isinstance(exact_layer.strategy.executor, StatevectorExecutor)
+    assert shots_layer.strategy.executor.backend.options.noise_model is not None
 
 
 def test_exact_mode_with_a_sampler_is_a_clear_error():

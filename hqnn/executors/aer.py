@@ -1,17 +1,20 @@
-"""Qiskit Aer shots: transpile once, bind every row in one ``backend.run``, decode counts with numpy.
-Register packing: c independent copies of the circuit share one experiment (c·n qubits, per-copy marginals);
-copies never interact, so each copy's counts are exactly its own run's, and Aer's per-experiment cost is shared."""
+"""Qiskit Aer shots: transpile once per setting, bind every row of every setting in one ``backend.run``, decode
+counts with numpy. Register packing: c independent copies of the circuit share one experiment (c·n qubits,
+per-copy outcomes); copies never interact, so each copy's counts are exactly its own run's, and Aer's
+per-experiment cost is shared."""
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 from qiskit import ClassicalRegister, QuantumCircuit, transpile
 from qiskit.circuit import ParameterVector
 from qiskit_aer import AerSimulator
 
 from ..circuits import CircuitSpec
-from .aer_job import bound_columns, run_bound
-from .base import Executor, SeedLike
+from ..readout import Setting
+from .aer_job import Bound, bound_columns, run_bound
+from .base import Executor, SeedLike, host_angles, to_device
 
 #: Auto packing fills experiments up to this many qubits. Measured here (1-qubit chapter circuit, 100 shots,
 #: one thread, best of interleaved runs), µs per row at 768 | 12288 rows: c = 1: 133 | 219, c = 4: 43 | 51,
@@ -37,65 +40,73 @@ class AerExecutor(Executor):
             raise ValueError("AerExecutor samples shots; for exact probabilities use StatevectorExecutor")
         self.backend = AerSimulator() if backend is None else backend
         self.pack = self._auto_pack() if pack is None else _check_pack(pack)
-        if self.pack * spec.n_outputs > MAX_BITS:
-            raise ValueError(f"pack={self.pack} copies of {spec.n_outputs} readout bits exceed {MAX_BITS} bits")
+        widest = max(len(s.qubits) for s in spec.readout.settings)
+        if self.pack * widest > MAX_BITS:
+            raise ValueError(f"pack={self.pack} copies of {widest} measured bits exceed {MAX_BITS} bits")
         # Small jobs: OpenMP threads cost more than they give (7.9 ms vs 0.85 ms per 3-row job, 2 busy cores).
         threads = getattr(self.backend.options, "max_parallel_threads", None)
         self._options = {"max_parallel_threads": 1} if not threads else {}
-        self._templates: dict[int, tuple[QuantumCircuit, list]] = {}
-        self.circuit = self._template(1)[0]
+        self._templates: dict[tuple[int, int], Bound] = {}
 
     def _auto_pack(self) -> int:
         noisy = getattr(self.backend.options, "noise_model", None) is not None
         if noisy or getattr(self.backend, "coupling_map", None) is not None:
             return 1
-        return max(1, PACK_QUBITS // self.spec.circuit.num_qubits)
+        return max(1, PACK_QUBITS // self.spec.n_qubits)
 
-    def _template(self, copies: int) -> tuple[QuantumCircuit, list]:
-        """The transpiled circuit with ``copies`` copies, and its bound columns (copy c's angle k is column
-        c·K + k of a packed row); cached."""
-        if copies not in self._templates:
-            packed, parameters = (self.spec.circuit, self.spec.angles) if copies == 1 else _pack(self.spec, copies)
+    def _template(self, index: int, copies: int) -> Bound:
+        """Setting ``index``'s transpiled circuit with ``copies`` copies, and its bound columns (copy c's angle
+        k is column c·K + k of a packed row); cached."""
+        key = (index, copies)
+        if key not in self._templates:
+            setting = self.spec.readout.settings[index]
+            if copies == 1:
+                packed, parameters = self.spec.measured(setting), self.spec.angles
+            else:
+                packed, parameters = _pack(self.spec, setting, copies)
             circuit = transpile(packed, self.backend)
-            self._templates[copies] = (circuit, bound_columns(circuit, parameters))
-        return self._templates[copies]
+            self._templates[key] = (circuit, bound_columns(circuit, parameters))
+        return self._templates[key]
 
-    def run(self, angles: np.ndarray) -> np.ndarray:
-        rows = len(angles)
+    def run(self, angles: torch.Tensor) -> torch.Tensor:
+        host = host_angles(angles)
+        rows = len(host)
         copies = min(self.pack, rows)
         experiments = -(-rows // copies)
-        circuit, columns = self._template(copies)
-        grid = np.empty((experiments * copies, angles.shape[1]))
-        grid[:rows] = angles
-        grid[rows:] = angles[-1]  # padding copies repeat the last row; their counts are dropped
+        grid = np.empty((experiments * copies, host.shape[1]))
+        grid[:rows] = host
+        grid[rows:] = host[-1]  # padding copies repeat the last row; their counts are dropped
+        settings = self.spec.readout.settings
         results = run_bound(
             self.backend,
-            circuit,
-            columns,
+            [self._template(i, copies) for i in range(len(settings))],
             grid.reshape(experiments, -1),  # one experiment per row: its copies' angles side by side
             shots=self.shots,
             seed_simulator=self.next_seed(),
             runtime_parameter_bind_enable=True,
             **self._options,
         )
-        n_out = self.spec.n_outputs
-        p1 = counts_to_p1([r.data.counts for r in results], copies * n_out, self.shots)
-        return p1.reshape(experiments * copies, n_out)[:rows]
+        features = [
+            counts_features([r.data.counts for r in results[i * experiments : (i + 1) * experiments]],
+                            setting, copies, self.shots)[:rows]
+            for i, setting in enumerate(settings)
+        ]
+        return to_device(np.concatenate(features, axis=1), angles)
 
 
-def _pack(spec: CircuitSpec, copies: int) -> tuple[QuantumCircuit, list]:
-    """``copies`` disjoint copies of the spec's circuit (copy c on qubits [c·n, (c+1)·n), bits [c·m, (c+1)·m)),
+def _pack(spec: CircuitSpec, setting: Setting, copies: int) -> tuple[QuantumCircuit, list]:
+    """``copies`` disjoint copies of the setting's circuit (copy c on qubits [c·n, (c+1)·n), bits [c·m, (c+1)·m)),
     and its parameters copy by copy."""
-    body = spec.unmeasured()
-    n, m = body.num_qubits, spec.n_outputs
+    body = spec.rotated(setting)
+    n, m = body.num_qubits, len(setting.qubits)
     packed = QuantumCircuit(copies * n)
-    creg = ClassicalRegister(copies * m, "readout")
-    packed.add_register(creg)
+    register = ClassicalRegister(copies * m, "readout")
+    packed.add_register(register)
     parameters = []
     for c in range(copies):
         fresh = ParameterVector(f"c{c}", spec.n_angles)
         packed.compose(body.assign_parameters(dict(zip(spec.angles, fresh))), range(c * n, (c + 1) * n), inplace=True)
-        packed.measure([c * n + q for q in spec.qubits], creg[c * m : (c + 1) * m])
+        packed.measure([c * n + q for q in setting.qubits], register[c * m : (c + 1) * m])
         parameters += list(fresh)
     return packed, parameters
 
@@ -106,14 +117,19 @@ def _check_pack(pack) -> int:
     return int(pack)
 
 
-def counts_to_p1(counts: list[dict], n_bits: int, shots: int) -> np.ndarray:
-    """Per-bit P(1) for each experiment from Aer's hex-keyed counts, shape (len(counts), n_bits)."""
+def counts_features(counts: list[dict], setting: Setting, copies: int, shots: int) -> np.ndarray:
+    """Features (E·copies, F) from Aer's hex-keyed counts of E experiments of ``copies`` packed copies each
+    (copy c's outcome is bits [c·m, (c+1)·m) of the key); row e·copies + c is experiment e's copy c."""
     sizes = np.fromiter((len(c) for c in counts), dtype=np.int64, count=len(counts))
     keys = np.fromiter((int(k, 16) for c in counts for k in c), dtype=np.int64, count=sizes.sum())
     hits = np.fromiter((v for c in counts for v in c.values()), dtype=np.float64, count=sizes.sum())
-    bits = (keys[:, None] >> np.arange(n_bits)) & 1
-    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
-    totals = np.add.reduceat(hits, starts)
+    experiment = np.repeat(np.arange(len(counts)), sizes)
+    totals = np.bincount(experiment, weights=hits, minlength=len(counts))
     if np.any(sizes == 0) or np.any(totals != shots):
         raise RuntimeError(f"Aer returned {totals.min():.0f}..{totals.max():.0f} shots per experiment, expected {shots}")
-    return np.add.reduceat(bits * hits[:, None], starts, axis=0) / shots
+    m = len(setting.qubits)
+    per_copy = [
+        setting.from_counts((keys >> (c * m)) & ((1 << m) - 1), hits, experiment, len(counts), shots)
+        for c in range(copies)
+    ]
+    return np.stack(per_copy, axis=1).reshape(len(counts) * copies, -1)

@@ -1,8 +1,6 @@
-"""One Aer job for a whole angle matrix: each surviving circuit parameter bound to its column, failures raised.
-
-Transpilation may optimize some parameters away; only those still in the circuit are bound (the estimates do
-not depend on the others).
-"""
+"""One Aer job for a whole angle matrix and several circuits: each surviving circuit parameter bound to its
+column, failures raised. Transpilation may optimize some parameters away; only those still in a circuit are
+bound (its results do not depend on the others)."""
 
 from __future__ import annotations
 
@@ -12,6 +10,8 @@ import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter
 
+Bound = tuple[QuantumCircuit, list[tuple[int, Parameter]]]
+
 
 def bound_columns(circuit: QuantumCircuit, parameters: Sequence[Parameter]) -> list[tuple[int, Parameter]]:
     """``(column, parameter)`` for each of ``parameters`` that is still in the transpiled ``circuit``."""
@@ -19,12 +19,17 @@ def bound_columns(circuit: QuantumCircuit, parameters: Sequence[Parameter]) -> l
     return [(k, p) for k, p in enumerate(parameters) if p in present]
 
 
-def run_bound(backend, circuit: QuantumCircuit, columns: list[tuple[int, Parameter]], angles: np.ndarray, **options):
-    """The experiment results of ONE ``backend.run``: row r of ``angles`` is experiment r."""
-    if columns:
-        binds, circuits = [{p: angles[:, k].tolist() for k, p in columns}], circuit
-    else:
-        binds, circuits = None, [circuit] * len(angles)
+def run_bound(backend, jobs: Sequence[Bound], angles: np.ndarray, **options) -> list:
+    """The experiment results of ONE ``backend.run``: for each (circuit, columns) of ``jobs`` in turn, one
+    experiment per row of ``angles``."""
+    circuits, binds = [], []
+    for circuit, columns in jobs:
+        if columns:
+            circuits.append(circuit)
+            binds.append({p: angles[:, k].tolist() for k, p in columns})
+        else:  # nothing to bind: one copy per row
+            circuits += [circuit] * len(angles)
+            binds += [{}] * len(angles)
     try:
         result = backend.run(circuits, parameter_binds=binds, **options).result()
     except Exception as error:

@@ -1,4 +1,5 @@
-"""The executor protocol: a (R, K) angle matrix in, (R, n_out) per-qubit P(1) estimates out, in ONE job."""
+"""The executor protocol: a (R, K) angle matrix in, the (R, F) features of the spec's readout settings out, in
+ONE job. Features are means over shots (or exact expectations) of outcome parities or outcome indicators."""
 
 from __future__ import annotations
 
@@ -6,40 +7,32 @@ from abc import ABC, abstractmethod
 from numbers import Integral
 
 import numpy as np
+import torch
 
 from ..circuits import CircuitSpec
-
-SeedLike = int | np.random.Generator | None
+from ..randomness import SeedLike, ShotStream
 
 
 class Executor(ABC):
     """Runs every row of an angle matrix for one circuit spec in a single job.
 
-    ``shots`` is ``None`` for exact probabilities. A seeded ``numpy.random.Generator`` hands each job its seed,
-    so the same seed gives the same run.
+    ``shots`` is ``None`` for exact expectations. The seeded :class:`~hqnn.randomness.ShotStream` hands each job
+    its seed (or draws its shots), so the same seed gives the same run.
     """
 
     def __init__(self, spec: CircuitSpec, shots: int | None, seed: SeedLike = None):
         self.spec = spec
         self.shots = check_shots(shots)
-        self.rng = np.random.default_rng(seed)
+        self.stream = ShotStream(seed)
 
     @abstractmethod
-    def run(self, angles: np.ndarray) -> np.ndarray:
-        """Estimate P(1) of each readout qubit for each row of ``angles`` (R, K) → (R, n_out), one job."""
-
-    @property
-    def diagonal(self) -> bool:
-        """Whether :meth:`run_diagonal` is available (angle k drives only readout k, with a closed form)."""
-        return False
-
-    def run_diagonal(self, gamma: np.ndarray, shift: float) -> tuple[np.ndarray, np.ndarray]:
-        """Values (B, K) and shift-rule slopes dP_k/dγ_k (B, K) at the base angles, in one pass."""
-        raise NotImplementedError(f"{type(self).__name__} has no diagonal path")
+    def run(self, angles: torch.Tensor) -> torch.Tensor:
+        """Features (R, F) of ``spec.readout``'s settings for each row of ``angles`` (R, K), in one job, on the
+        angles' device."""
 
     def next_seed(self) -> int:
-        """A fresh simulator seed from this executor's generator."""
-        return int(self.rng.integers(0, 2**31 - 1))
+        """A fresh simulator seed from this executor's stream."""
+        return self.stream.next_seed()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(shots={self.shots}, outputs={self.spec.n_outputs})"
@@ -54,8 +47,11 @@ def check_shots(shots) -> int | None:
     return int(shots)
 
 
-def marginals(probabilities: np.ndarray, n_qubits: int) -> np.ndarray:
-    """Per-qubit P(1) from joint probabilities (R, 2**n) indexed little-endian (bit i ↔ readout qubit i)."""
-    outcomes = np.arange(probabilities.shape[1])
-    bits = (outcomes[:, None] >> np.arange(n_qubits)) & 1
-    return probabilities @ bits
+def host_angles(angles: torch.Tensor) -> np.ndarray:
+    """The angles as a contiguous float64 numpy array on the host (for simulators outside torch)."""
+    return np.ascontiguousarray(angles.detach().to("cpu", torch.float64).numpy())
+
+
+def to_device(features: np.ndarray, like: torch.Tensor) -> torch.Tensor:
+    """Host features as a float64 tensor on ``like``'s device."""
+    return torch.from_numpy(np.ascontiguousarray(features, dtype=np.float64)).to(like.device)

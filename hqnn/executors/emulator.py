@@ -1,48 +1,40 @@
-"""Shot emulation: exact probabilities, then seeded binomial (multinomial) sampling of ``shots`` per row —
-statistically the same as Aer's shot sampling of the same circuit (each row an independent draw of ``shots``
-joint outcomes of the readout qubits), without a simulator in the loop."""
+"""Shot emulation: exact outcome probabilities of every setting from the torch statevector (or one Aer job for
+a given ``backend``), then a seeded multinomial draw of ``shots`` outcomes per row, on the angles' device —
+statistically the same as Aer's shot sampling of the same circuit, without a simulator in the loop."""
 
 from __future__ import annotations
 
-import numpy as np
+import torch
 
 from ..circuits import CircuitSpec
-from ..kernels import ry_shots, ry_shots_with_slopes
-from .base import Executor, SeedLike, marginals
-from .batched import exact_probabilities
+from ..constants import TensorCache
+from ..sampling import multinomial_counts
+from ..statevector import TorchStatevector
+from .base import Executor, SeedLike, host_angles
 from .exact import StatevectorExecutor
 
 
 class EmulatorExecutor(Executor):
-    """Shot estimates drawn from exact probabilities with this executor's seeded generator.
-
-    The chapter circuit is a product state, so its readout qubits are independent binomials drawn by a numba
-    kernel; any other circuit gets exact joint probabilities (batched statevector, or one Aer job for a given
-    ``backend``) and a multinomial draw.
-    """
+    """Shot estimates drawn from exact probabilities with this executor's seeded stream."""
 
     def __init__(self, spec: CircuitSpec, shots: int = 100, seed: SeedLike = None, backend=None):
         super().__init__(spec, shots, seed)
         if self.shots is None:
             raise ValueError("EmulatorExecutor samples shots; pass shots > 0 or use backend='analytic'")
-        if spec.closed_form == "h_ry":
-            self._exact = None
-        else:
-            self._exact = exact_probabilities(spec) if backend is None else StatevectorExecutor(spec, backend)
+        self._aer = None if backend is None else StatevectorExecutor(spec, backend)
+        self.simulator = TorchStatevector(spec.circuit, spec.angles) if backend is None else None
+        self._constants = TensorCache()
 
-    def run(self, angles: np.ndarray) -> np.ndarray:
-        if self._exact is None:
-            return ry_shots(angles, self.shots, self.rng)
-        joint = self._exact.probabilities(angles)
-        joint = np.clip(joint, 0.0, None)
-        counts = self.rng.multinomial(self.shots, joint / joint.sum(axis=1, keepdims=True))
-        return marginals(counts / self.shots, self.spec.n_outputs)
+    def _distributions(self, angles: torch.Tensor) -> list[torch.Tensor]:
+        if self._aer is not None:
+            return [torch.from_numpy(j).to(angles.device) for j in self._aer.distributions(host_angles(angles))]
+        with torch.no_grad():
+            return self.simulator.distributions(angles, self.spec.readout)
 
-    @property
-    def diagonal(self) -> bool:
-        return self._exact is None
-
-    def run_diagonal(self, gamma: np.ndarray, shift: float) -> tuple[np.ndarray, np.ndarray]:
-        """Chapter circuit: values (B, K) and shift-rule slopes dP_k/dγ_k (B, K), drawn at γ and γ ± s in one
-        pass (the distribution of the 3·B rows' draws; cross terms k ≠ o are exactly zero, not noise)."""
-        return ry_shots_with_slopes(gamma, self.shots, shift, self.rng)
+    def run(self, angles: torch.Tensor) -> torch.Tensor:
+        generator = self.stream.torch(angles.device)
+        features = []
+        for setting, joint in zip(self.spec.readout.settings, self._distributions(angles)):
+            counts = multinomial_counts(joint.to(torch.float64), self.shots, generator)
+            features.append(setting.from_distribution(counts / self.shots, self._constants))
+        return torch.cat(features, dim=1)

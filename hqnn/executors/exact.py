@@ -1,45 +1,56 @@
-"""Exact probabilities for any circuit spec: one Aer statevector job with ``save_probabilities``."""
+"""Exact expectations for any circuit spec: one Aer job with ``save_probabilities`` per measurement setting."""
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 from qiskit import transpile
 from qiskit_aer import AerSimulator
 
 from ..circuits import CircuitSpec
 from .aer_job import bound_columns, run_bound
-from .base import Executor, SeedLike, marginals
+from .base import Executor, SeedLike, host_angles, to_device
 
 
 class StatevectorExecutor(Executor):
-    """Exact per-qubit P(1) (``shots=None``); a backend with a noise model gives the exact noisy values."""
+    """Exact features (``shots=None``) from Aer; a backend with a noise model gives the exact noisy values
+    (density matrix, readout errors applied as confusion matrices)."""
 
     def __init__(self, spec: CircuitSpec, backend=None, seed: SeedLike = None):
         super().__init__(spec, None, seed)
         self.backend = AerSimulator(method="statevector") if backend is None else backend
-        # Transpile first (a device's basis has no save instruction), then save the readout's physical qubits.
-        self.circuit = transpile(spec.unmeasured(), self.backend)
-        layout = self.circuit.layout
-        where = layout.final_index_layout() if layout else range(self.circuit.num_qubits)
-        physical = [where[q] for q in spec.qubits]
-        self.circuit.save_probabilities(physical)
         noise = getattr(self.backend.options, "noise_model", None)
         # A noisy statevector run samples ONE noise trajectory; the density matrix is the exact noisy state.
         self._options = {"method": "density_matrix"} if noise is not None else {}
-        self._confusion = readout_confusion(noise, physical)
-        self._columns = bound_columns(self.circuit, spec.angles)
+        self._jobs, self._confusions = [], []
+        for setting in spec.readout.settings:
+            # Transpile first (a device's basis has no save instruction), then save the measured physical qubits.
+            circuit = transpile(spec.rotated(setting), self.backend)
+            layout = circuit.layout
+            where = layout.final_index_layout() if layout else range(circuit.num_qubits)
+            physical = [where[q] for q in setting.qubits]
+            circuit.save_probabilities(physical)
+            self._jobs.append((circuit, bound_columns(circuit, spec.angles)))
+            self._confusions.append(readout_confusion(noise, physical))
 
-    def probabilities(self, angles: np.ndarray) -> np.ndarray:
-        """Joint probabilities of the readout qubits, (R, 2**n_out), bit i ↔ readout qubit i."""
-        results = run_bound(
-            self.backend, self.circuit, self._columns, angles, shots=1, seed_simulator=self.next_seed(), **self._options
-        )
-        size = 2**self.spec.n_outputs
-        joint = np.array([np.asarray(r.data.probabilities).reshape(size) for r in results])
-        return joint if self._confusion is None else apply_confusion(joint, self._confusion)
+    def distributions(self, angles: np.ndarray) -> list[np.ndarray]:
+        """Per setting, the joint probabilities (R, 2**m) of its measured qubits, bit i ↔ its qubit i."""
+        results = run_bound(self.backend, self._jobs, angles, shots=1, seed_simulator=self.next_seed(), **self._options)
+        out = []
+        for i, (setting, confusion) in enumerate(zip(self.spec.readout.settings, self._confusions)):
+            size = 2 ** len(setting.qubits)
+            part = results[i * len(angles) : (i + 1) * len(angles)]
+            joint = np.array([np.asarray(r.data.probabilities).reshape(size) for r in part])
+            out.append(joint if confusion is None else apply_confusion(joint, confusion))
+        return out
 
-    def run(self, angles: np.ndarray) -> np.ndarray:
-        return marginals(self.probabilities(angles), self.spec.n_outputs)
+    def run(self, angles: torch.Tensor) -> torch.Tensor:
+        joints = self.distributions(host_angles(angles))
+        features = [
+            joint if setting.masks is None else joint @ setting.signs()
+            for setting, joint in zip(self.spec.readout.settings, joints)
+        ]
+        return to_device(np.concatenate(features, axis=1), angles)
 
 
 def readout_confusion(noise_model, physical: list[int]) -> list[np.ndarray] | None:

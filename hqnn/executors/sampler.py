@@ -1,14 +1,13 @@
-"""Any Qiskit ``BaseSamplerV2``: ONE PUB carries the whole (R, K) angle matrix as an (R,)-shaped binding.
-
-The template is transpiled once to the device's ISA (when a backend is known); PUB columns are matched to
-circuit parameters by ``Parameter``, and the readout ``BitArray`` is decoded to per-bit P(1) with numpy.
-"""
+"""Any Qiskit ``BaseSamplerV2``: ONE job, one PUB per measurement setting, each carrying the whole (R, K) angle
+matrix as an (R,)-shaped binding. Circuits are transpiled once to the device's ISA (when a backend is known);
+PUB columns are matched to circuit parameters by ``Parameter``; ``BitArray`` samples are decoded with numpy."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import numpy as np
+import torch
 from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter
 from qiskit.primitives import BackendSamplerV2, BaseSamplerV2
@@ -17,13 +16,14 @@ from qiskit.transpiler import generate_preset_pass_manager
 from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
 
 from ..circuits import CircuitSpec
-from .base import Executor, SeedLike
+from ..readout import Setting
+from .base import Executor, SeedLike, host_angles, to_device
 
 
 class SamplerExecutor(Executor):
     """Shot estimates from any sampler (IBM Runtime, ``qiskit_aer.primitives.SamplerV2``, ``BackendSamplerV2``).
 
-    ``backend`` (default: the sampler's own ``backend``, if it has one) is the device whose ISA the circuit is
+    ``backend`` (default: the sampler's own ``backend``, if it has one) is the device whose ISA the circuits are
     transpiled to, once, with ``generate_preset_pass_manager(optimization_level=1)``. With ``seed``, each job
     sets the simulator seed where the sampler has one (``BackendSamplerV2``: ``options.seed_simulator``; Aer:
     ``options.run_options["seed_simulator"]``, unless the Aer sampler was built with its own fixed ``seed``);
@@ -49,34 +49,39 @@ class SamplerExecutor(Executor):
         self.sampler = sampler
         self.seeded = seed is not None
         self.backend = sampler_backend(sampler) if backend is None else backend
-        circuit = spec.circuit
+        circuits = [spec.measured(setting) for setting in spec.readout.settings]
         if self.backend is not None:
             manager = generate_preset_pass_manager(
                 backend=self.backend, optimization_level=1, seed_transpiler=self.next_seed()
             )
-            circuit = manager.run(circuit)
-        self.circuit = circuit
-        self._columns = parameter_columns(circuit, spec.angles)
+            circuits = manager.run(circuits)
+        self.circuits = circuits
+        self._columns = [parameter_columns(circuit, spec.angles) for circuit in circuits]
 
-    def run(self, angles: np.ndarray) -> np.ndarray:
-        values = np.ascontiguousarray(np.asarray(angles, dtype=np.float64)[:, self._columns])
+    def run(self, angles: torch.Tensor) -> torch.Tensor:
+        host = host_angles(angles)
+        pubs = [(c, np.ascontiguousarray(host[:, k]), self.shots) for c, k in zip(self.circuits, self._columns)]
         if self.seeded:
             _seed_sampler(self.sampler, self.next_seed())
         try:
-            result = self.sampler.run([(self.circuit, values, self.shots)]).result()
-            bits = result[0].data.readout
+            result = self.sampler.run(pubs).result()
+            samples = [result[i].data.readout.array for i in range(len(pubs))]
         except Exception as error:
             raise RuntimeError(f"sampler job failed: {error}") from error
-        return bitarray_p1(bits.array, self.spec.n_outputs, len(values), self.shots)
+        settings = self.spec.readout.settings
+        features = [samples_features(a, s, len(host), self.shots) for a, s in zip(samples, settings)]
+        return to_device(np.concatenate(features, axis=1), angles)
 
 
-def bitarray_p1(array: np.ndarray, n_bits: int, rows: int, shots: int) -> np.ndarray:
-    """Per-bit P(1), (rows, n_bits), from a BitArray's uint8 array (rows, shots, nbytes) of big-endian bytes."""
+def samples_features(array: np.ndarray, setting: Setting, rows: int, shots: int) -> np.ndarray:
+    """Features (rows, F) from a BitArray's uint8 array (rows, shots, nbytes) of big-endian bytes."""
     if array.shape[:2] != (rows, shots):
         raise RuntimeError(f"sampler returned samples of shape {array.shape[:2]}, expected {(rows, shots)}")
-    # Reverse the bytes to little-endian, then unpack least-significant bit first: column i is clbit i.
-    bits = np.unpackbits(array[..., ::-1], axis=-1, count=n_bits, bitorder="little")
-    return bits.sum(axis=1, dtype=np.int64) / shots
+    weights = np.left_shift(1, 8 * np.arange(array.shape[-1] - 1, -1, -1, dtype=np.int64))
+    outcomes = (array.astype(np.int64) * weights).sum(-1) & ((1 << len(setting.qubits)) - 1)  # (rows, shots)
+    keys, hits = np.unique(np.arange(rows)[:, None] * 2 ** len(setting.qubits) + outcomes, return_counts=True)
+    experiment, outcome = np.divmod(keys, 2 ** len(setting.qubits))
+    return setting.from_counts(outcome, hits.astype(np.float64), experiment, rows, shots)
 
 
 def parameter_columns(circuit: QuantumCircuit, angles: Sequence[Parameter]) -> np.ndarray:
@@ -88,8 +93,8 @@ def parameter_columns(circuit: QuantumCircuit, angles: Sequence[Parameter]) -> n
     return np.array([column[p] for p in circuit.parameters], dtype=np.int64)
 
 
-def sampler_backend(sampler: BaseSamplerV2) -> BackendV2 | None:
-    """The device a sampler runs on, when it says (``BackendSamplerV2.backend``, IBM Runtime ``backend()``)."""
+def sampler_backend(sampler) -> BackendV2 | None:
+    """The device a primitive runs on, when it says (``BackendSamplerV2.backend``, IBM Runtime ``backend()``)."""
     backend = getattr(sampler, "backend", None)
     if callable(backend) and not isinstance(backend, BackendV2):
         backend = backend()

@@ -1,0 +1,311 @@
+"""A torch statevector for every row of an angle matrix at once, on the angles' device and precision.
+
+The circuit is compiled once into few fused steps: runs of single-qubit gates become one 2×2 matrix per row,
+runs of permutation gates (CX, CZ, SWAP, X…) one index gather with phases; each step is a handful of torch
+operations over all rows, so autograd differentiates the whole simulation (reverse mode).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from qiskit import QuantumCircuit
+from qiskit.circuit import Parameter
+
+from .constants import TensorCache
+from .readout import Readout, Setting, parity_signs
+
+#: Widest circuit simulated: one row holds 2**n amplitudes.
+MAX_QUBITS = 24
+
+# A parameterized gate's matrix is U(γ) = A + cos(c·γ)·C + sin(c·γ)·S.
+_I2, _X, _Y, _Z = (np.array(m, dtype=complex) for m in ([[1, 0], [0, 1]], [[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, -1]]))
+_GENERATORS = {  # gates exp(−iγG/2) with G² = I; G in Qiskit's little-endian qubit order
+    "rx": _X,
+    "ry": _Y,
+    "rz": _Z,
+    "rxx": np.kron(_X, _X),
+    "ryy": np.kron(_Y, _Y),
+    "rzz": np.kron(_Z, _Z),
+    "rzx": np.kron(_X, _Z),  # Z on the first qubit (bit 0), X on the second
+}
+_BASIS_CHANGE = {"X": np.array([[1, 1], [1, -1]]) / np.sqrt(2), "Y": np.array([[1, -1j], [1, 1j]]) / np.sqrt(2)}
+_PHASE = (np.diag([1.0, 0.0]).astype(complex), np.diag([0.0, 1.0]).astype(complex), np.diag([0.0, 1j]), 1.0)
+
+
+@dataclass(frozen=True)
+class _Rotation:
+    """U(γ_column) = A + cos(c·γ)·C + sin(c·γ)·S for one parameterized gate."""
+
+    column: int
+    a: np.ndarray
+    c: np.ndarray
+    s: np.ndarray
+    frequency: float
+
+    @classmethod
+    def of(cls, name: str, column: int) -> _Rotation:
+        if name in ("p", "u1"):
+            return cls(column, *_PHASE)
+        if name not in _GENERATORS:
+            raise ValueError(
+                f"the statevector has no rule for parameterized gate '{name}': decompose it into "
+                f"{sorted(_GENERATORS) + ['p']} and fixed gates"
+            )
+        g = _GENERATORS[name]
+        return cls(column, np.zeros_like(g), np.eye(len(g), dtype=complex), -1j * g, 0.5)
+
+
+
+class _RotationGroups:
+    """All parameterized gates of a circuit, grouped by matrix size, so each group's (R, F, d, d) matrices
+    come from one cos, one sin and one multiply-add over every row."""
+
+    def __init__(self, rotations: list[_Rotation]):
+        sizes = sorted({len(r.a) for r in rotations})
+        self._where = {}
+        self._tables = []
+        for group, size in enumerate(sizes):
+            members = [r for r in rotations if len(r.a) == size]
+            self._where.update({id(r): (group, i) for i, r in enumerate(members)})
+            self._tables.append(
+                (
+                    np.array([r.column for r in members], dtype=np.int64),
+                    np.array([r.frequency for r in members]),
+                    *(np.stack([getattr(r, name) for r in members]) for name in ("a", "c", "s")),
+                )
+            )
+
+    def matrices(self, angles: torch.Tensor, dtype: torch.dtype, constants: TensorCache) -> list[torch.Tensor]:
+        """Per group, (R, F, d, d) matrices for the rows' angles."""
+        constant = constants.get
+        out = []
+        for group, (columns, frequency, a, c, s) in enumerate(self._tables):
+            device = angles.device
+            index = constant(("columns", group), columns, torch.long, device)
+            half = angles.index_select(1, index) * constant(("frequency", group), frequency, angles.dtype, device)
+            cos, sin = (f(half).to(dtype)[:, :, None, None] for f in (torch.cos, torch.sin))
+            a, c, s = (constant((name, group), m, dtype, device) for name, m in zip("acs", (a, c, s)))
+            out.append(a + cos * c + sin * s)
+        return out
+
+    def pick(self, rotation: _Rotation, matrices: list[torch.Tensor]) -> torch.Tensor:
+        group, i = self._where[id(rotation)]
+        return matrices[group][:, i]
+
+
+@dataclass(frozen=True)
+class _SingleQubit:
+    """A run of gates on one qubit: constant and parameterized factors, applied right to left."""
+
+    qubit: int
+    factors: tuple  # np.ndarray (constant 2×2) or _Rotation, in circuit order
+
+
+@dataclass(frozen=True)
+class _Permutation:
+    """new[:, i] = phase[i] · old[:, source[i]] over the whole index space."""
+
+    source: np.ndarray
+    phase: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class _Dense:
+    """A multi-qubit gate: a constant (d, d) matrix or a rotation, on ``qubits`` (bit j ↔ qubits[j])."""
+
+    qubits: tuple[int, ...]
+    gate: np.ndarray | _Rotation
+
+
+class TorchStatevector:
+    """Compiled ``circuit`` (no measurements) whose parameter ``angles[k]`` is column k of the angle matrix."""
+
+    def __init__(self, circuit: QuantumCircuit, angles: tuple[Parameter, ...]):
+        if circuit.num_qubits > MAX_QUBITS:
+            raise ValueError(f"{circuit.num_qubits} qubits is over {MAX_QUBITS}: use an Aer backend for this circuit")
+        self.n_qubits = circuit.num_qubits
+        column = {angle: k for k, angle in enumerate(angles)}
+        self.steps = _compile(circuit, column)
+        rotations = [f for step in self.steps for f in _factors(step) if isinstance(f, _Rotation)]
+        self._groups = _RotationGroups(rotations)
+        self._constants = TensorCache()
+
+    def state(self, angles: torch.Tensor) -> torch.Tensor:
+        """Amplitudes (R, 2**n) of every row (complex128 for float64 angles, complex64 for float32)."""
+        rows, dtype = angles.shape[0], _complex(angles.dtype)
+        rotations = self._groups.matrices(angles, dtype, self._constants)
+        state = torch.zeros(rows, 2**self.n_qubits, dtype=dtype, device=angles.device)
+        state[:, 0] = 1.0
+        for step in self.steps:
+            state = self._apply(step, state, rotations)
+        return state
+
+    def probabilities(self, angles: torch.Tensor) -> torch.Tensor:
+        """Probabilities (R, 2**n) of every basis state, real, in the angles' dtype."""
+        return _probabilities(self.state(angles))
+
+    def features(self, angles: torch.Tensor, readout: Readout) -> torch.Tensor:
+        """Exact features (R, F) of every setting of ``readout`` (differentiable)."""
+        state = self.state(angles)
+        return torch.cat([self._features(state, setting) for setting in readout.settings], dim=1)
+
+    def distributions(self, angles: torch.Tensor, readout: Readout) -> list[torch.Tensor]:
+        """Per setting of ``readout``, the joint outcome probabilities (R, 2**m) of its measured qubits."""
+        state = self.state(angles)
+        return [self._joint(_probabilities(self._rotated(state, s)), s.qubits) for s in readout.settings]
+
+    def _features(self, state: torch.Tensor, setting: Setting) -> torch.Tensor:
+        probs = _probabilities(self._rotated(state, setting))
+        if setting.masks is None:
+            return self._joint(probs, setting.qubits)
+        full = np.zeros(len(setting.masks), dtype=np.int64)  # the masks in full-register bit positions
+        for i, qubit in enumerate(setting.qubits):
+            full |= ((setting.masks >> i) & 1) << qubit
+        signs = self._constants.get(("signs", id(setting)), _parity(2**self.n_qubits, full), probs.dtype, probs.device)
+        return probs @ signs
+
+    def _rotated(self, state: torch.Tensor, setting: Setting) -> torch.Tensor:
+        """``state`` with ``setting``'s measured qubits turned into its basis (X: H, Y: H·S†)."""
+        for qubit, letter in zip(setting.qubits, setting.basis):
+            if letter != "Z":
+                matrix = self._constants.get(("basis", letter), _BASIS_CHANGE[letter], state.dtype, state.device)
+                state = _apply_single(state, matrix, qubit, self.n_qubits)
+        return state
+
+    def _joint(self, probs: torch.Tensor, qubits: tuple[int, ...]) -> torch.Tensor:
+        """Joint probabilities (R, 2**m) of ``qubits`` (bit i ↔ qubits[i]) from full ones (R, 2**n)."""
+        rows, n = len(probs), self.n_qubits
+        axes = [1 + n - 1 - q for q in reversed(qubits)]  # most significant readout bit first
+        tensor = probs.reshape((rows,) + (2,) * n).movedim(axes, tuple(range(1, len(axes) + 1)))
+        return tensor.reshape(rows, 2 ** len(axes), -1).sum(-1)
+
+    def _apply(self, step, state: torch.Tensor, rotations: list[torch.Tensor]) -> torch.Tensor:
+        if isinstance(step, _Permutation):
+            source = self._constants.get(id(step), step.source, torch.long, state.device)
+            state = state.index_select(1, source)
+            if step.phase is not None:
+                state = state * self._constants.get((id(step), "phase"), step.phase, state.dtype, state.device)
+            return state
+        if isinstance(step, _SingleQubit):
+            product = None
+            for i, factor in enumerate(step.factors):  # the run's product: (2, 2), or (R, 2, 2) with rotations
+                matrix = self._matrix(factor, (id(step), i), state, rotations)
+                product = matrix if product is None else matrix @ product
+            return _apply_single(state, product, step.qubit, self.n_qubits)
+        matrix = self._matrix(step.gate, id(step), state, rotations)
+        return _apply_dense(state, matrix, step.qubits, self.n_qubits)
+
+    def _matrix(self, gate, key, state: torch.Tensor, rotations: list[torch.Tensor]) -> torch.Tensor:
+        if isinstance(gate, _Rotation):
+            return self._groups.pick(gate, rotations)
+        return self._constants.get(key, gate, state.dtype, state.device)
+
+
+def _probabilities(state: torch.Tensor) -> torch.Tensor:
+    return state.real.square() + state.imag.square()
+
+
+def _parity(size: int, masks: np.ndarray) -> np.ndarray:
+    """(size, F): (−1)^popcount(index & mask) for every basis index and mask."""
+    return parity_signs(np.arange(size, dtype=np.int64), masks)
+
+
+def _factors(step) -> tuple:
+    if isinstance(step, _SingleQubit):
+        return step.factors
+    return (step.gate,) if isinstance(step, _Dense) else ()
+
+
+def _complex(dtype: torch.dtype) -> torch.dtype:
+    return torch.complex64 if dtype in (torch.float32, torch.float16, torch.bfloat16) else torch.complex128
+
+
+def _apply_single(state: torch.Tensor, matrix: torch.Tensor, qubit: int, n: int) -> torch.Tensor:
+    """Apply a (2, 2) or per-row (R, 2, 2) matrix to ``qubit`` of every row."""
+    rows = state.shape[0]
+    view = state.reshape(rows, 2 ** (n - 1 - qubit), 2, 2**qubit)
+    pattern = "ij,rajc->raic" if matrix.dim() == 2 else "rij,rajc->raic"
+    return torch.einsum(pattern, matrix, view).reshape(rows, -1)
+
+
+def _apply_dense(state: torch.Tensor, matrix: torch.Tensor, qubits: tuple[int, ...], n: int) -> torch.Tensor:
+    """Apply a (d, d) or per-row (R, d, d) matrix to ``qubits`` (bit j of its index ↔ qubits[j])."""
+    rows, k = state.shape[0], len(qubits)
+    axes = [1 + n - 1 - q for q in reversed(qubits)]  # most significant gate qubit first
+    tensor = state.reshape((rows,) + (2,) * n).movedim(axes, tuple(range(n + 1 - k, n + 1)))
+    shape = tensor.shape
+    flat = tensor.reshape(rows, -1, 2**k)
+    applied = flat @ matrix.transpose(-1, -2)
+    return applied.reshape(shape).movedim(tuple(range(n + 1 - k, n + 1)), axes).reshape(rows, -1)
+
+
+def _compile(circuit: QuantumCircuit, column: dict) -> list:
+    """Fuse the circuit into steps: per-qubit runs, merged permutations, dense multi-qubit gates."""
+    n = circuit.num_qubits
+    steps: list = []
+    pending: dict[int, list] = {}
+
+    def flush() -> None:
+        for qubit in sorted(pending):
+            steps.append(_SingleQubit(qubit, tuple(pending[qubit])))
+        pending.clear()
+
+    for inst in circuit.data:
+        op = inst.operation
+        if op.name == "barrier":
+            continue
+        qubits = tuple(circuit.find_bit(q).index for q in inst.qubits)
+        symbolic = [p for p in op.params if isinstance(p, Parameter) or getattr(p, "parameters", None)]
+        if symbolic:
+            if len(op.params) != 1 or op.params[0] not in column:
+                raise ValueError(f"gate '{op.name}' must carry exactly one of the spec's angles, got {op.params}")
+            gate = _Rotation.of(op.name, column[op.params[0]])
+        else:
+            try:
+                gate = np.asarray(op.to_matrix(), dtype=complex)
+            except Exception as error:
+                raise ValueError(f"'{op.name}' on qubits {list(qubits)} has no matrix: use an Aer backend") from error
+        if len(qubits) == 1:
+            pending.setdefault(qubits[0], []).append(gate)
+            continue
+        flush()
+        if isinstance(gate, np.ndarray) and _is_monomial(gate):
+            step = _permutation(gate, qubits, n)
+            if steps and isinstance(steps[-1], _Permutation):
+                step = _compose(steps.pop(), step)
+            steps.append(step)
+        else:
+            steps.append(_Dense(qubits, gate))
+    flush()
+    return steps
+
+
+def _is_monomial(matrix: np.ndarray) -> bool:
+    nonzero = np.abs(matrix) > 1e-12
+    return bool(np.all(nonzero.sum(axis=0) == 1) and np.all(nonzero.sum(axis=1) == 1))
+
+
+def _permutation(matrix: np.ndarray, qubits: tuple[int, ...], n: int) -> _Permutation:
+    """A monomial gate on ``qubits`` as a gather over the full 2**n index space."""
+    index = np.arange(2**n)
+    local = np.zeros(2**n, dtype=np.int64)
+    for j, q in enumerate(qubits):
+        local |= ((index >> q) & 1) << j
+    column_of = np.argmax(np.abs(matrix) > 1e-12, axis=1)  # new local row r takes old local column column_of[r]
+    source = index.copy()
+    for j, q in enumerate(qubits):
+        source &= ~(1 << q)
+        source |= ((column_of[local] >> j) & 1) << q
+    phase = matrix[local, column_of[local]]
+    return _Permutation(source, None if np.allclose(phase, 1.0) else phase)
+
+
+def _compose(first: _Permutation, second: _Permutation) -> _Permutation:
+    """``second`` after ``first`` as one gather."""
+    source = first.source[second.source]
+    phases = [p for p in (None if first.phase is None else first.phase[second.source], second.phase) if p is not None]
+    phase = None if not phases else (phases[0] if len(phases) == 1 else phases[0] * phases[1])
+    return _Permutation(source, phase)

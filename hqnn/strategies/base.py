@@ -1,0 +1,65 @@
+"""A differentiation strategy: how one layer turns a batch of angles into outputs and their Jacobian, chosen once
+when the layer is built. The torch glue (:mod:`hqnn.autograd`) stays the same for all of them."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+import torch
+
+from ..autograd import evaluate_op, register
+from ..circuits import CircuitSpec
+from ..randomness import ShotStream
+
+
+class Strategy(ABC):
+    """Outputs of ``spec`` for angles γ (B, K), with d outputs / d γ when asked.
+
+    ``evaluate`` returns the Jacobian as (B, n_out, K), or as (B, K) when ``diagonal`` (angle k drives output k
+    alone); ``stream`` is the seeded shot noise (unused by exact strategies, kept for a uniform state).
+    """
+
+    diagonal = False
+
+    def __init__(self, spec: CircuitSpec, stream: ShotStream):
+        self.spec = spec
+        self.stream = stream
+        self.handle = register(self)
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "handle"}
+
+    def __setstate__(self, state: dict) -> None:  # a copy is a new layer: it gets its own handle
+        self.__dict__.update(state)
+        self.handle = register(self)
+
+    @abstractmethod
+    def evaluate(self, gamma: torch.Tensor, need_inputs: bool, need_weights: bool
+                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Values (B, n_out) and, if a gradient is needed, the Jacobian by the angles the needed parameters
+        reach (other columns may be zero); otherwise None. Runs without autograd."""
+
+    def __call__(self, gamma: torch.Tensor, need_inputs: bool, need_weights: bool) -> torch.Tensor:
+        """Outputs (B, n_out) that autograd can differentiate by ``gamma``."""
+        return evaluate_op(self, gamma, need_inputs, need_weights)
+
+    def jacobian_shape(self, batch: int) -> tuple[int, ...]:
+        spec = self.spec
+        return (batch, spec.n_angles) if self.diagonal else (batch, spec.n_outputs, spec.n_angles)
+
+    def shifted(self, need_inputs: bool, need_weights: bool) -> np.ndarray:
+        """Columns of the angles that a needed parameter reaches."""
+        angle_map = self.spec.angle_map
+        mask = (angle_map.uses_inputs & need_inputs) | (angle_map.uses_weights & need_weights)
+        return np.flatnonzero(mask)
+
+    def __repr__(self) -> str:
+        return type(self).__name__
+
+
+def check_finite(tensor: torch.Tensor, what: str) -> None:
+    """Raise ``ValueError`` if ``tensor`` holds NaN or inf."""
+    # A finite sum proves every term finite (NaN and inf propagate); only an overflowing sum needs the full scan.
+    if not (torch.isfinite(tensor.sum()) or torch.isfinite(tensor).all()):
+        raise ValueError(f"{what} contain NaN or inf; check the layer before it (learning rate, inputs)")

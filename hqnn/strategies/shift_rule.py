@@ -1,0 +1,39 @@
+"""Shift rule: rows for the values and ±s on every angle a needed parameter reaches → ONE executor job →
+values and Jacobian. The path for shots (Aer, samplers, estimators, the emulator) and hardware."""
+
+from __future__ import annotations
+
+import torch
+
+from ..executors.base import Executor
+from ..shift import ShiftPlan
+from .base import Strategy, check_finite
+
+
+class ShiftRule(Strategy):
+    """Values and Jacobians from one job of ``executor`` with shift s."""
+
+    def __init__(self, executor: Executor, shift: float):
+        super().__init__(executor.spec, executor.stream)
+        self.executor = executor
+        self.plan = ShiftPlan(executor.spec.n_angles, shift)
+
+    def evaluate(self, gamma, need_inputs, need_weights):
+        check_finite(gamma, "circuit angles")
+        shifted = self.shifted(need_inputs, need_weights)
+        need = need_inputs or need_weights
+        rows = self.plan.rows(gamma, shifted) if need else gamma
+        features = self.executor.run(rows)
+        expected = (len(rows), self.spec.readout.n_features)
+        name = type(self.executor).__name__
+        if tuple(features.shape) != expected:
+            raise RuntimeError(f"{name}.run returned shape {tuple(features.shape)}, expected {expected}")
+        if not torch.isfinite(features).all():
+            raise RuntimeError(f"{name}.run returned non-finite estimates")
+        outputs = self.spec.readout.outputs(features.to(gamma.dtype))
+        if not need:
+            return outputs, None
+        return self.plan.reduce(outputs, shifted, len(gamma))
+
+    def __repr__(self) -> str:
+        return f"ShiftRule({self.executor!r}, shift={self.plan.shift:.6g})"
