@@ -4,6 +4,7 @@ batch and every shift in one simulator job, and exact reverse-mode gradients on 
 from .ansatz import Ansatz, angle_encoder, entangling_ansatz, reuploading
 from .chapter import QuantumCircuit
 from .circuits import CircuitSpec, chapter_circuit
+from .interop import from_qnn
 from .executors import (
     AerExecutor,
     AnalyticExecutor,
@@ -42,5 +43,6 @@ __all__ = [
     "chapter_circuit",
     "choose_strategy",
     "entangling_ansatz",
+    "from_qnn",
     "reuploading",
 ]

@@ -143,8 +143,9 @@ def _readout(n_qubits: int, readout: str, qubits, observables, interpret, output
 
 
 def _flatten(circuit: QuantumCircuit, max_depth: int = 10) -> QuantumCircuit:
-    """Decompose custom (non-standard) instructions until only standard gates remain."""
-    flat = circuit.remove_final_measurements(inplace=False)
+    """Final measurements dropped and custom (non-standard) instructions decomposed until only standard gates
+    remain; otherwise the instruction order is kept (it decides which gates the simulators fuse)."""
+    flat = _without_final_measurements(circuit)
     for _ in range(max_depth):
         custom = {
             inst.operation.name
@@ -155,6 +156,25 @@ def _flatten(circuit: QuantumCircuit, max_depth: int = 10) -> QuantumCircuit:
             return flat
         flat = flat.decompose(gates_to_decompose=sorted(custom))
     return flat
+
+
+def _without_final_measurements(circuit: QuantumCircuit) -> QuantumCircuit:
+    """``circuit`` without the measurements that no later gate follows on their qubit (order kept)."""
+    final, touched = set(), set()
+    for position in range(len(circuit.data) - 1, -1, -1):
+        inst = circuit.data[position]
+        qubits = {circuit.find_bit(q).index for q in inst.qubits}
+        if inst.operation.name == "measure" and not qubits & touched:
+            final.add(position)
+        elif inst.operation.name != "barrier":
+            touched |= qubits
+    if not final:
+        return circuit
+    kept = circuit.copy_empty_like()
+    for position, inst in enumerate(circuit.data):
+        if position not in final:
+            kept.append(inst)
+    return kept
 
 
 def _expand(circuit: QuantumCircuit):
