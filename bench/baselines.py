@@ -96,3 +96,51 @@ def qml_layer(shots: int = 100, seed: int = 0) -> torch.nn.Module:
         input_gradients=True,
     )
     return TorchConnector(qnn)
+
+
+#: The multi-qubit benchmark circuit: an RY encoder, then LAYERS × (RY and RZ on every qubit, a CX chain).
+LAYERS = 3
+PENNYLANE_HINT = "pennylane is not installed: pip install -e '.[bench]' to time the PennyLane baseline"
+
+
+def scale_circuit(n_qubits: int):
+    """(circuit, inputs, weights) of the benchmark circuit, ⟨Z⟩ read on every qubit."""
+    from qiskit.circuit import ParameterVector
+
+    x, w = ParameterVector("x", n_qubits), ParameterVector("w", 2 * n_qubits * LAYERS)
+    circuit = qiskit.QuantumCircuit(n_qubits)
+    for q in range(n_qubits):
+        circuit.ry(x[q], q)
+    k = 0
+    for _ in range(LAYERS):
+        for gate in (circuit.ry, circuit.rz):
+            for q in range(n_qubits):
+                gate(w[k], q)
+                k += 1
+        for q in range(n_qubits - 1):
+            circuit.cx(q, q + 1)
+    return circuit, list(x), list(w)
+
+
+def pennylane_layer(n_qubits: int):
+    """The same circuit as a PennyLane ``default.qubit`` QNode, torch interface, backprop, inputs broadcast over
+    the batch: ``f(x (B, n), w (2·n·LAYERS,)) → ⟨Z⟩ (B, n)``."""
+    import pennylane as qml
+
+    device = qml.device("default.qubit", wires=n_qubits)
+
+    @qml.qnode(device, interface="torch", diff_method="backprop")
+    def circuit(x, w):
+        for q in range(n_qubits):
+            qml.RY(x[..., q], wires=q)
+        k = 0
+        for _ in range(LAYERS):
+            for gate in (qml.RY, qml.RZ):
+                for q in range(n_qubits):
+                    gate(w[k], wires=q)
+                    k += 1
+            for q in range(n_qubits - 1):
+                qml.CNOT(wires=[q, q + 1])
+        return [qml.expval(qml.PauliZ(q)) for q in range(n_qubits)]
+
+    return lambda x, w: torch.stack(circuit(x, w), -1)

@@ -9,15 +9,21 @@ import json
 import sys
 from pathlib import Path
 
-#: (what, numerator, denominator, bound, "≥" or "≤"); keys are (group, system, batch[, dtype]).
+#: (what, numerator, denominator, bound, "≥" or "≤"); keys are (group, system, batch[, dtype or qubits]).
 TARGETS = [
     ("B=256 per sample: qiskit-machine-learning / hqnn Aer", ("baselines", "qiskit-machine-learning", 256),
      ("layer", "aer", 256), 20, "≥"),
     ("B=256 per sample: chapter's algorithm / hqnn Aer", ("baselines", "chapter", 1), ("layer", "aer", 256), 2000, "≥"),
-    ("B=1 step: qiskit-machine-learning / hqnn Aer", ("baselines", "qiskit-machine-learning", 1), ("layer", "aer", 1), 8, "≥"),
+    ("B=1 step: qiskit-machine-learning / hqnn Aer", ("baselines", "qiskit-machine-learning", 1), ("layer", "aer", 1), 5, "≥"),
     ("B=4096: hqnn Aer / hqnn emulator", ("layer", "aer", 4096), ("layer", "emulator", 4096), 100, "≥"),
     ("B=10^6 float64: analytic fwd+bwd / torch.sin(x)+torch.cos(x)", ("million", "analytic", 1_000_000, "float64"),
-     ("million", "torch-sin-cos", 1_000_000, "float64"), 2, "≤"),
+     ("million", "torch-sin-cos", 1_000_000, "float64"), 1.5, "≤"),
+    ("4 qubits B=256 exact: PennyLane default.qubit / hqnn", ("scale", "pennylane", 256, 4),
+     ("scale", "hqnn-exact", 256, 4), 2, "≥"),
+    ("8 qubits B=256 exact: PennyLane default.qubit / hqnn", ("scale", "pennylane", 256, 8),
+     ("scale", "hqnn-exact", 256, 8), 2, "≥"),
+    ("8 qubits B=256: hqnn emulator (1000 shots) / hqnn exact", ("scale", "hqnn-emulator", 256, 8),
+     ("scale", "hqnn-exact", 256, 8), 3, "≤"),
     ("chapter recipe epoch: Aer / classical head", ("training", "aer", 1), ("training", "classical", 1), 2.5, "≤"),
     ("chapter recipe epoch: analytic / classical head", ("training", "analytic", 1), ("training", "classical", 1), 1.2, "≤"),
     ("chapter recipe epoch: emulator / classical head", ("training", "emulator", 1), ("training", "classical", 1), 1.2, "≤"),
@@ -30,7 +36,7 @@ def load(path: str | Path) -> tuple[dict, dict]:
     runs = {}
     for bench in data["benchmarks"]:
         info = bench["extra_info"]
-        key = (bench["group"], info["system"], info["batch"]) + ((info["dtype"],) if "dtype" in info else ())
+        key = (bench["group"], info["system"], info["batch"]) + tuple(info[k] for k in ("dtype", "qubits") if k in info)
         runs[key] = bench
     return {**data["machine_info"], "datetime": data.get("datetime")}, runs
 
@@ -71,6 +77,19 @@ def simple_table(runs: dict, group: str, reference: tuple) -> list[str]:
     return lines
 
 
+def scale_table(runs: dict) -> list[str]:
+    """Per (qubits, batch): each system's time and PennyLane's time over it."""
+    lines = ["| qubits | batch | hqnn exact | hqnn emulator (1000 shots) | PennyLane default.qubit | PennyLane / hqnn exact |",
+             "|---:|---:|---:|---:|---:|---:|"]
+    for qubits, batch in sorted({(k[3], k[2]) for k in runs if k[0] == "scale"}):
+        median = {s: runs[("scale", s, batch, qubits)]["stats"]["median"]
+                  for s in ("hqnn-exact", "hqnn-emulator", "pennylane") if ("scale", s, batch, qubits) in runs}
+        cells = [seconds(median[s]) if s in median else "–" for s in ("hqnn-exact", "hqnn-emulator", "pennylane")]
+        ratio = f"{median['pennylane'] / median['hqnn-exact']:.3g}×" if {"pennylane", "hqnn-exact"} <= set(median) else "–"
+        lines.append(f"| {qubits} | {batch} | {' | '.join(cells)} | {ratio} |")
+    return lines
+
+
 def target_table(runs: dict) -> list[str]:
     lines = ["| target | measured | bound | result |", "|---|---:|---:|---|"]
     for what, top, bottom, bound, sense in TARGETS:
@@ -80,6 +99,10 @@ def target_table(runs: dict) -> list[str]:
         ratio = per_sample(runs[top]) / per_sample(runs[bottom])
         ok = ratio >= bound if sense == "≥" else ratio <= bound
         lines.append(f"| {what} | {ratio:.3g}× | {sense} {bound}× | {'pass' if ok else 'MISS'} |")
+    twelve = runs.get(("scale", "hqnn-exact", 32, 12))
+    if twelve:
+        step = twelve["stats"]["median"]
+        lines.append(f"| 12 qubits B=32 exact forward+backward | {seconds(step)} | ≤ 2 s | {'pass' if step <= 2 else 'MISS'} |")
     aer1 = runs.get(("layer", "aer", 1))
     if aer1:
         step = aer1["stats"]["median"]
@@ -110,7 +133,7 @@ def report(path: str | Path) -> str:
         "",
         "From ONE `make bench` run (pytest-benchmark, medians over rounds): ratios come from the same run and",
         "the same machine, so they are comparable; absolute times move with the machine's load.",
-        "Chapter circuit H·RY(θ), 100 shots, forward + backward.",
+        "Groups `layer`, `baselines`, `million`, `training`: the chapter circuit H·RY(θ), 100 shots, forward + backward.",
         "",
         "## Targets",
         "",
@@ -119,6 +142,11 @@ def report(path: str | Path) -> str:
         "## Layer and baselines (group `layer`, `baselines`)",
         "",
         *layer_table(runs),
+        "",
+        "## Multi-qubit circuits (group `scale`: RY encoder + 3 × (RY, RZ, CX chain), ⟨Z⟩ per qubit, forward + "
+        "backward by inputs and weights)",
+        "",
+        *scale_table(runs),
         "",
         "## Analytic at B = 10^6 (group `million`)",
         "",

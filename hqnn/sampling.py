@@ -12,11 +12,13 @@ def multinomial_counts(probabilities: torch.Tensor, shots: int, generator: torch
     rows, size = probabilities.shape
     if size & (size - 1):
         raise ValueError(f"expected 2**m outcomes per row, got {size}")
-    probs = probabilities.clamp_min(0)
-    counts = torch.full((rows, 1), float(shots), dtype=probs.dtype, device=probs.device)
-    while counts.shape[1] < size:
-        halves = probs.reshape(rows, counts.shape[1], 2, -1).sum(-1)  # mass of each node's two children
-        low = halves[..., 0] / halves.sum(-1).clamp_min(torch.finfo(probs.dtype).tiny)
-        first = torch.binomial(counts, low.clamp(0, 1), generator=generator)
+    levels = [probabilities.clamp_min(0)]  # levels[i]: the mass of each node 2**i levels above the leaves
+    while levels[-1].shape[1] > 1:
+        levels.append(levels[-1][:, 0::2] + levels[-1][:, 1::2])
+    counts = torch.full((rows, 1), float(shots), dtype=levels[0].dtype, device=levels[0].device)
+    tiny = torch.finfo(levels[0].dtype).tiny
+    for parents, children in zip(reversed(levels[1:]), reversed(levels[:-1])):
+        low = (children[:, 0::2] / parents.clamp_min(tiny)).clamp_(0, 1)
+        first = torch.binomial(counts, low, generator=generator)
         counts = torch.stack((first, counts - first), dim=-1).reshape(rows, -1)
     return counts

@@ -193,6 +193,8 @@ class TorchStatevector:
     def _joint(self, probs: torch.Tensor, qubits: tuple[int, ...]) -> torch.Tensor:
         """Joint probabilities (R, 2**m) of ``qubits`` (bit i ↔ qubits[i]) from full ones (R, 2**n)."""
         rows, n = len(probs), self.n_qubits
+        if qubits == tuple(range(n)):
+            return probs
         axes = [1 + n - 1 - q for q in reversed(qubits)]  # most significant readout bit first
         tensor = probs.reshape((rows,) + (2,) * n).movedim(axes, tuple(range(1, len(axes) + 1)))
         return tensor.reshape(rows, 2 ** len(axes), -1).sum(-1)

@@ -3,10 +3,12 @@
 A *program* is a list of operations: a fused run of single-qubit gates on one qubit (the product of its factors,
 one 2×2 matrix per row), a dense gate on 2–3 qubits, or a permutation of the whole index space with phases (CX,
 CZ, SWAP … merged). A factor is a constant matrix or a rotation A + cos(f·γ)·C + sin(f·γ)·S of one angle γ.
-Each row's state stays in cache while every operation runs over it, with real and imaginary parts in separate
-arrays so the loops vectorize. The backward pass walks the operations in reverse, undoing each on the state and
-on the incoming gradient: no stored intermediate states, about three forward passes whatever the number of
-angles. Amplitudes are little-endian: bit q of an index is qubit q.
+
+Rows are simulated a chunk at a time, amplitude-major (amplitude i of every row of the chunk side by side, real
+and imaginary parts apart), so every loop runs over contiguous rows and vectorizes while the chunk stays in
+cache. The backward pass walks the operations in reverse, undoing each on the state and on the incoming gradient:
+no stored intermediate states, about three forward passes whatever the number of angles. Amplitudes are
+little-endian: bit q of an index is qubit q.
 """
 
 import numba
@@ -16,77 +18,120 @@ import numpy as np
 MAX_DENSE_QUBITS = 3
 #: Operation kinds.
 RUN, DENSE, PERMUTATION = 1, 2, 3
+#: Rows simulated together (their states side by side).
+CHUNK = 64
 #: Rows × amplitudes from which numba's thread pool is used (below it, waking the pool costs more).
 PARALLEL_MIN = 1 << 18
 
 _D = 1 << MAX_DENSE_QUBITS
 
 
+# --- 2×2 matrices of a chunk's rows, as 8 real rows: m00 re, im, m01 re, im, m10 re, im, m11 re, im -------------
+
+
 @numba.njit(cache=True, inline="always")
-def _factor(f, r, trig_cos, trig_sin, rotation, frequency, pool_start, pool, d, out, derivative):
-    """Factor f's matrix for row r into ``out`` (d×d), or its derivative by its angle."""
-    start = pool_start[f]
-    size = d * d
-    k = rotation[f]
-    if k < 0:
-        for i in range(d):
-            for j in range(d):
-                out[i, j] = 0j if derivative else pool[start + i * d + j]
-        return
-    c, s = trig_cos[r, k], trig_sin[r, k]
-    w = frequency[f]
-    for i in range(d):
-        for j in range(d):
-            cm, sm = pool[start + size + i * d + j], pool[start + 2 * size + i * d + j]
+def _factor_rows(f, r0, rows, trig_cos, trig_sin, rotation, frequency, pool_start, pool, out, derivative):
+    """Factor f (2×2) for rows r0 … r0 + rows − 1 into ``out`` (8, CHUNK), or its derivative by its angle."""
+    start, k = pool_start[f], rotation[f]
+    for e in range(4):
+        a = pool[start + e]
+        if k < 0:
+            for c in range(rows):
+                out[2 * e, c] = 0.0 if derivative else a.real
+                out[2 * e + 1, c] = 0.0 if derivative else a.imag
+            continue
+        cm, sm, w = pool[start + 4 + e], pool[start + 8 + e], frequency[f]
+        for c in range(rows):
+            co, si = trig_cos[r0 + c, k], trig_sin[r0 + c, k]
             if derivative:
-                out[i, j] = w * (-s * cm + c * sm)
+                out[2 * e, c] = w * (-si * cm.real + co * sm.real)
+                out[2 * e + 1, c] = w * (-si * cm.imag + co * sm.imag)
             else:
-                out[i, j] = pool[start + i * d + j] + c * cm + s * sm
+                out[2 * e, c] = a.real + co * cm.real + si * sm.real
+                out[2 * e + 1, c] = a.imag + co * cm.imag + si * sm.imag
 
 
 @numba.njit(cache=True, inline="always")
-def _matmul2(a, b, out):
-    """out = a @ b for 2×2 matrices (out may not alias a or b)."""
+def _mul_rows(a, b, out, rows):
+    """out = a @ b row by row (out may not alias a or b)."""
     for i in range(2):
         for j in range(2):
-            out[i, j] = a[i, 0] * b[0, j] + a[i, 1] * b[1, j]
+            for c in range(rows):
+                xr = a[4 * i, c] * b[2 * j, c] - a[4 * i + 1, c] * b[2 * j + 1, c]
+                xi = a[4 * i, c] * b[2 * j + 1, c] + a[4 * i + 1, c] * b[2 * j, c]
+                yr = a[4 * i + 2, c] * b[4 + 2 * j, c] - a[4 * i + 3, c] * b[4 + 2 * j + 1, c]
+                yi = a[4 * i + 2, c] * b[4 + 2 * j + 1, c] + a[4 * i + 3, c] * b[4 + 2 * j, c]
+                out[4 * i + 2 * j, c] = xr + yr
+                out[4 * i + 2 * j + 1, c] = xi + yi
 
 
-@numba.njit(cache=True)
-def _apply1(re, im, n, q, m, adjoint):
-    """Apply the 2×2 matrix m (or m†) to qubit q."""
-    if adjoint:
-        a, b, c, d = np.conj(m[0, 0]), np.conj(m[1, 0]), np.conj(m[0, 1]), np.conj(m[1, 1])
-    else:
-        a, b, c, d = m[0, 0], m[0, 1], m[1, 0], m[1, 1]
-    ar, ai, br, bi, cr, ci, dr, di = a.real, a.imag, b.real, b.imag, c.real, c.imag, d.real, d.imag
+@numba.njit(cache=True, inline="always")
+def _dagger_rows(m, out, rows):
+    """out = m† row by row."""
+    for c in range(rows):
+        out[0, c], out[1, c] = m[0, c], -m[1, c]
+        out[2, c], out[3, c] = m[4, c], -m[5, c]
+        out[4, c], out[5, c] = m[2, c], -m[3, c]
+        out[6, c], out[7, c] = m[6, c], -m[7, c]
+
+
+@numba.njit(cache=True, inline="always")
+def _identity_rows(out, rows):
+    for e in range(8):
+        for c in range(rows):
+            out[e, c] = 1.0 if e == 0 or e == 6 else 0.0
+
+
+@numba.njit(cache=True, inline="always")
+def _apply_run(re, im, size, q, m, rows):
+    """Apply the per-row 2×2 matrices m (8, CHUNK) to qubit q of every row of the chunk."""
     stride = 1 << q
-    for hi in range(0, 1 << n, 2 * stride):
+    for hi in range(0, size, 2 * stride):
         for i in range(hi, hi + stride):
             j = i + stride
-            xr, xi, yr, yi = re[i], im[i], re[j], im[j]
-            re[i] = ar * xr - ai * xi + br * yr - bi * yi
-            im[i] = ar * xi + ai * xr + br * yi + bi * yr
-            re[j] = cr * xr - ci * xi + dr * yr - di * yi
-            im[j] = cr * xi + ci * xr + dr * yi + di * yr
+            for c in range(rows):
+                xr, xi, yr, yi = re[i, c], im[i, c], re[j, c], im[j, c]
+                re[i, c] = m[0, c] * xr - m[1, c] * xi + m[2, c] * yr - m[3, c] * yi
+                im[i, c] = m[0, c] * xi + m[1, c] * xr + m[2, c] * yi + m[3, c] * yr
+                re[j, c] = m[4, c] * xr - m[5, c] * xi + m[6, c] * yr - m[7, c] * yi
+                im[j, c] = m[4, c] * xi + m[5, c] * xr + m[6, c] * yi + m[7, c] * yr
 
 
-@numba.njit(cache=True)
-def _overlaps1(lre, lim, sre, sim, n, q, derivatives, count, out):
-    """out[i] = Re ⟨l| D_i on qubit q |s⟩ for the ``count`` 2×2 matrices ``derivatives[i]``, in one pass."""
+@numba.njit(cache=True, inline="always")
+def _undo_run(sre, sim, lre, lim, size, q, m, rows, g):
+    """Apply m (= the run's matrix, daggered) to the state s and the adjoint l in one pass; meanwhile
+    g[·, c] = Σ conj(l_a)·s_b over the qubit's pairs (l before, s after), so that Re⟨l| D |s⟩ =
+    Re Σ D[a, b]·g[a, b] for any 2×2 D on that qubit."""
+    for e in range(8):
+        for c in range(rows):
+            g[e, c] = 0.0
     stride = 1 << q
-    for t in range(count):
-        out[t] = 0.0
-    for hi in range(0, 1 << n, 2 * stride):
+    for hi in range(0, size, 2 * stride):
         for i in range(hi, hi + stride):
             j = i + stride
-            x = complex(sre[i], sim[i])
-            y = complex(sre[j], sim[j])
-            u = complex(lre[i], -lim[i])
-            v = complex(lre[j], -lim[j])
-            for t in range(count):
-                m = derivatives[t]
-                out[t] += (u * (m[0, 0] * x + m[0, 1] * y) + v * (m[1, 0] * x + m[1, 1] * y)).real
+            for c in range(rows):
+                xr, xi, yr, yi = sre[i, c], sim[i, c], sre[j, c], sim[j, c]
+                pr = m[0, c] * xr - m[1, c] * xi + m[2, c] * yr - m[3, c] * yi
+                pi = m[0, c] * xi + m[1, c] * xr + m[2, c] * yi + m[3, c] * yr
+                qr = m[4, c] * xr - m[5, c] * xi + m[6, c] * yr - m[7, c] * yi
+                qi = m[4, c] * xi + m[5, c] * xr + m[6, c] * yi + m[7, c] * yr
+                sre[i, c], sim[i, c], sre[j, c], sim[j, c] = pr, pi, qr, qi
+                ur, ui, vr, vi = lre[i, c], lim[i, c], lre[j, c], lim[j, c]
+                g[0, c] += ur * pr + ui * pi
+                g[1, c] += ur * pi - ui * pr
+                g[2, c] += ur * qr + ui * qi
+                g[3, c] += ur * qi - ui * qr
+                g[4, c] += vr * pr + vi * pi
+                g[5, c] += vr * pi - vi * pr
+                g[6, c] += vr * qr + vi * qi
+                g[7, c] += vr * qi - vi * qr
+                lre[i, c] = m[0, c] * ur - m[1, c] * ui + m[2, c] * vr - m[3, c] * vi
+                lim[i, c] = m[0, c] * ui + m[1, c] * ur + m[2, c] * vi + m[3, c] * vr
+                lre[j, c] = m[4, c] * ur - m[5, c] * ui + m[6, c] * vr - m[7, c] * vi
+                lim[j, c] = m[4, c] * ui + m[5, c] * ur + m[6, c] * vi + m[7, c] * vr
+
+
+# --- dense gates on 2–3 qubits (per-row d×d complex matrices) -----------------------------------------------------
 
 
 @numba.njit(cache=True, inline="always")
@@ -98,197 +143,242 @@ def _base(b, ordered, k):
     return b
 
 
-@numba.njit(cache=True)
-def _apply_dense(re, im, n, offsets, ordered, k, m, adjoint, amps):
-    """Apply the d×d matrix m (or m†) to the gate's qubits (local state j at index base + offsets[j])."""
+@numba.njit(cache=True, inline="always")
+def _dense_rows(f, r0, rows, d, trig_cos, trig_sin, rotation, frequency, pool_start, pool, out, derivative):
+    """A dense factor's d×d matrix per row into ``out`` (CHUNK, d, d) complex, or its derivative."""
+    start, k, size = pool_start[f], rotation[f], d * d
+    for c in range(rows):
+        for e in range(size):
+            if k < 0:
+                value = 0j if derivative else pool[start + e]
+            else:
+                co, si = trig_cos[r0 + c, k], trig_sin[r0 + c, k]
+                cm, sm = pool[start + size + e], pool[start + 2 * size + e]
+                value = frequency[f] * (-si * cm + co * sm) if derivative else pool[start + e] + co * cm + si * sm
+            out[c, e // d, e % d] = value
+
+
+@numba.njit(cache=True, inline="always")
+def _apply_dense(re, im, size, offsets, ordered, k, m, adjoint, rows, amps):
+    """Apply the per-row d×d matrices m (or m†) to the gate's qubits (local state j at base + offsets[j])."""
     d = 1 << k
-    for b in range((1 << n) >> k):
+    for b in range(size >> k):
         base = _base(b, ordered, k)
-        for j in range(d):
-            amps[j] = complex(re[base + offsets[j]], im[base + offsets[j]])
-        for i in range(d):
-            total = 0j
+        for c in range(rows):
             for j in range(d):
-                total += (np.conj(m[j, i]) if adjoint else m[i, j]) * amps[j]
-            re[base + offsets[i]] = total.real
-            im[base + offsets[i]] = total.imag
+                amps[j] = complex(re[base + offsets[j], c], im[base + offsets[j], c])
+            for i in range(d):
+                total = 0j
+                for j in range(d):
+                    total += (np.conj(m[c, j, i]) if adjoint else m[c, i, j]) * amps[j]
+                re[base + offsets[i], c] = total.real
+                im[base + offsets[i], c] = total.imag
 
 
-@numba.njit(cache=True)
-def _overlap_dense(lre, lim, sre, sim, n, offsets, ordered, k, m, amps):
-    """Re ⟨l| M on the gate's qubits |s⟩."""
+@numba.njit(cache=True, inline="always")
+def _overlap_dense(lre, lim, sre, sim, size, offsets, ordered, k, m, rows, amps, out):
+    """out[c] = Re ⟨l| M on the gate's qubits |s⟩ for each row of the chunk."""
     d = 1 << k
-    total = 0.0
-    for b in range((1 << n) >> k):
+    for c in range(rows):
+        out[c] = 0.0
+    for b in range(size >> k):
         base = _base(b, ordered, k)
-        for j in range(d):
-            amps[j] = complex(sre[base + offsets[j]], sim[base + offsets[j]])
-        for i in range(d):
-            value = 0j
+        for c in range(rows):
             for j in range(d):
-                value += m[i, j] * amps[j]
-            total += (complex(lre[base + offsets[i]], -lim[base + offsets[i]]) * value).real
-    return total
+                amps[j] = complex(sre[base + offsets[j], c], sim[base + offsets[j], c])
+            for i in range(d):
+                value = 0j
+                for j in range(d):
+                    value += m[c, i, j] * amps[j]
+                out[c] += (complex(lre[base + offsets[i], c], -lim[base + offsets[i], c]) * value).real
 
 
-@numba.njit(cache=True)
-def _permute(re, im, source, phase, phased, scratch_re, scratch_im, adjoint):
+# --- permutations of the whole index space --------------------------------------------------------------------------
+
+
+@numba.njit(cache=True, inline="always")
+def _permute(re, im, size, source, phase, phased, scratch_re, scratch_im, adjoint, rows):
     """new[i] = phase[i]·old[source[i]], or its inverse old[source[i]] = conj(phase[i])·new[i]."""
-    size = len(source)
-    scratch_re[:size] = re[:size]
-    scratch_im[:size] = im[:size]
     for i in range(size):
+        for c in range(rows):
+            scratch_re[i, c], scratch_im[i, c] = re[i, c], im[i, c]
+    for i in range(size):
+        s = source[i]
+        pr, pi = (phase[i].real, phase[i].imag) if phased else (1.0, 0.0)
         if adjoint:
-            xr, xi = scratch_re[i], scratch_im[i]
-            if phased:
-                p = np.conj(phase[i])
-                xr, xi = p.real * xr - p.imag * xi, p.real * xi + p.imag * xr
-            re[source[i]], im[source[i]] = xr, xi
-        else:
-            xr, xi = scratch_re[source[i]], scratch_im[source[i]]
-            if phased:
-                p = phase[i]
-                xr, xi = p.real * xr - p.imag * xi, p.real * xi + p.imag * xr
-            re[i], im[i] = xr, xi
+            pi = -pi
+        for c in range(rows):
+            if adjoint:
+                xr, xi = scratch_re[i, c], scratch_im[i, c]
+                re[s, c], im[s, c] = pr * xr - pi * xi, pr * xi + pi * xr
+            else:
+                xr, xi = scratch_re[s, c], scratch_im[s, c]
+                re[i, c], im[i, c] = pr * xr - pi * xi, pr * xi + pi * xr
 
 
-@numba.njit(cache=True)
-def _op_matrix(o, r, op_first, op_last, op_dim, trig_cos, trig_sin, rotation, frequency, pool_start, pool,
-               out, tmp, factor):
-    """Operation o's matrix for row r: the product of its factors (a run), or its single factor (dense)."""
-    d = op_dim[o]
-    _factor(op_first[o], r, trig_cos, trig_sin, rotation, frequency, pool_start, pool, d, out, False)
+# --- a chunk of rows: forward and backward ------------------------------------------------------------------------
+
+
+@numba.njit(cache=True, inline="always")
+def _run_matrix(o, r0, rows, op_first, op_last, trig_cos, trig_sin, rotation, frequency, pool_start, pool,
+                out, factor, tmp):
+    """The run's product F_m … F_1 per row into ``out`` (8, CHUNK)."""
+    _factor_rows(op_first[o], r0, rows, trig_cos, trig_sin, rotation, frequency, pool_start, pool, out, False)
     for f in range(op_first[o] + 1, op_last[o]):
-        _factor(f, r, trig_cos, trig_sin, rotation, frequency, pool_start, pool, 2, factor, False)
-        _matmul2(factor, out, tmp)
-        out[:2, :2] = tmp[:2, :2]
-
-
-@numba.njit(cache=True)
-def _forward_row(r, n, kind, op_qubit, op_first, op_last, op_dim, op_offsets, op_ordered, perm_start, phase_start,
-                 rotation, frequency, pool_start, pool, perm_pool, phase_pool, trig_cos, trig_sin, states, work):
-    size = 1 << n
-    re, im, scratch_re, scratch_im, sre, sim, matrix, derivative, tmp, factor, suffix, prefix, derivatives, which, \
-        values, amps = work
-    re[:] = 0.0
-    im[:] = 0.0
-    re[0] = 1.0
-    for o in range(len(kind)):
-        if kind[o] == PERMUTATION:
-            start, phased = perm_start[o], phase_start[o] >= 0
-            _permute(re, im, perm_pool[start : start + size], phase_pool[max(phase_start[o], 0) :], phased,
-                     scratch_re, scratch_im, False)
-            continue
-        _op_matrix(o, r, op_first, op_last, op_dim, trig_cos, trig_sin, rotation, frequency, pool_start, pool,
-                   matrix, tmp, factor)
-        if kind[o] == RUN:
-            _apply1(re, im, n, op_qubit[o], matrix, False)
-        else:
-            _apply_dense(re, im, n, op_offsets[o], op_ordered[o], op_qubit[o], matrix, False, amps)
-    for i in range(size):
-        states[r, i] = complex(re[i], im[i])
-
-
-@numba.njit(cache=True)
-def _backward_row(r, n, kind, op_qubit, op_first, op_last, op_dim, op_offsets, op_ordered, perm_start, phase_start,
-                  rotation, frequency, pool_start, pool, perm_pool, phase_pool, trig_cos, trig_sin,
-                  states, grads, out, work):
-    size = 1 << n
-    lre, lim, scratch_re, scratch_im, sre, sim, matrix, derivative, tmp, factor, suffix, prefix, derivatives, which, \
-        values, amps = work
-    for i in range(size):
-        sre[i], sim[i] = states[r, i].real, states[r, i].imag
-        lre[i], lim[i] = grads[r, i].real, grads[r, i].imag
-    for o in range(len(kind) - 1, -1, -1):
-        if kind[o] == PERMUTATION:
-            start, phased = perm_start[o], phase_start[o] >= 0
-            phases = phase_pool[max(phase_start[o], 0) :]
-            _permute(sre, sim, perm_pool[start : start + size], phases, phased, scratch_re, scratch_im, True)
-            _permute(lre, lim, perm_pool[start : start + size], phases, phased, scratch_re, scratch_im, True)
-            continue
-        _op_matrix(o, r, op_first, op_last, op_dim, trig_cos, trig_sin, rotation, frequency, pool_start, pool,
-                   matrix, tmp, factor)
-        if kind[o] == DENSE:
-            k = op_qubit[o]
-            _apply_dense(sre, sim, n, op_offsets[o], op_ordered[o], k, matrix, True, amps)
-            f = op_first[o]
-            if rotation[f] >= 0:
-                _factor(f, r, trig_cos, trig_sin, rotation, frequency, pool_start, pool, op_dim[o], derivative, True)
-                out[r, rotation[f]] += _overlap_dense(lre, lim, sre, sim, n, op_offsets[o], op_ordered[o], k,
-                                                      derivative, amps)
-            _apply_dense(lre, lim, n, op_offsets[o], op_ordered[o], k, matrix, True, amps)
-            continue
-        q = op_qubit[o]
-        _apply1(sre, sim, n, q, matrix, True)  # the state before the run
-        # prefix[t] = F_t … F_1 (prefix[0] = I); the run is F_m … F_1 applied right to left.
-        first, last = op_first[o], op_last[o]
-        prefix[0, 0, 0], prefix[0, 0, 1], prefix[0, 1, 0], prefix[0, 1, 1] = 1.0, 0.0, 0.0, 1.0
-        for t in range(last - first):
-            _factor(first + t, r, trig_cos, trig_sin, rotation, frequency, pool_start, pool, 2, factor, False)
-            _matmul2(factor, prefix[t], prefix[t + 1])
-        count = 0
-        suffix[0, 0], suffix[0, 1], suffix[1, 0], suffix[1, 1] = 1.0, 0.0, 0.0, 1.0
-        for t in range(last - first - 1, -1, -1):  # suffix = F_m … F_{t+2}, then D_t = suffix · dF_t · prefix[t]
-            f = first + t
-            if rotation[f] >= 0:
-                _factor(f, r, trig_cos, trig_sin, rotation, frequency, pool_start, pool, 2, factor, True)
-                _matmul2(factor, prefix[t], tmp)
-                _matmul2(suffix, tmp, derivatives[count])
-                which[count] = rotation[f]
-                count += 1
-            _factor(f, r, trig_cos, trig_sin, rotation, frequency, pool_start, pool, 2, factor, False)
-            _matmul2(suffix, factor, tmp)
-            suffix[:, :] = tmp
-        if count:
-            _overlaps1(lre, lim, sre, sim, n, q, derivatives, count, values)
-            for t in range(count):
-                out[r, which[t]] += values[t]
-        _apply1(lre, lim, n, q, matrix, True)
+        _factor_rows(f, r0, rows, trig_cos, trig_sin, rotation, frequency, pool_start, pool, factor, False)
+        _mul_rows(factor, out, tmp, rows)
+        out[:, :rows] = tmp[:, :rows]
 
 
 @numba.njit(cache=True)
 def _workspace(n, max_run):
-    """Per-row buffers: two states (real and imaginary parts), their scratch, and small matrices."""
     size = 1 << n
-    return (np.empty(size), np.empty(size), np.empty(size), np.empty(size), np.empty(size), np.empty(size),
-            np.empty((_D, _D), dtype=np.complex128), np.empty((_D, _D), dtype=np.complex128),
-            np.empty((2, 2), dtype=np.complex128), np.empty((2, 2), dtype=np.complex128),
-            np.empty((2, 2), dtype=np.complex128), np.empty((max_run + 1, 2, 2), dtype=np.complex128),
-            np.empty((max_run, 2, 2), dtype=np.complex128), np.empty(max_run, dtype=np.int64), np.empty(max_run),
-            np.empty(_D, dtype=np.complex128))
+    states = np.empty((6, size, CHUNK))  # re, im, scratch re, scratch im, adjoint re, adjoint im
+    small = np.empty((5, 8, CHUNK))  # matrix, factor, tmp, suffix, correlation
+    prefix = np.empty((max_run + 1, 8, CHUNK))
+    dense = np.empty((2, CHUNK, _D, _D), dtype=np.complex128)
+    return states, small, prefix, dense, np.empty(_D, dtype=np.complex128), np.empty(CHUNK)
+
+
+@numba.njit(cache=True, inline="always")
+def _forward_chunk(r0, rows, n, kind, op_qubit, op_first, op_last, op_dim, op_offsets, op_ordered, perm_start,
+                   phase_start, rotation, frequency, pool_start, pool, perm_pool, phase_pool, trig_cos, trig_sin,
+                   out, work):
+    size = 1 << n
+    buffers, small, _, dense, amps, _ = work
+    re, im, scratch_re, scratch_im = buffers[0], buffers[1], buffers[2], buffers[3]
+    matrix, factor, tmp = small[0], small[1], small[2]
+    for i in range(size):
+        for c in range(rows):
+            re[i, c], im[i, c] = 0.0, 0.0
+    for c in range(rows):
+        re[0, c] = 1.0
+    for o in range(len(kind)):
+        if kind[o] == PERMUTATION:
+            start, phased = perm_start[o], phase_start[o] >= 0
+            _permute(re, im, size, perm_pool[start : start + size], phase_pool[max(phase_start[o], 0) :], phased,
+                     scratch_re, scratch_im, False, rows)
+        elif kind[o] == RUN:
+            _run_matrix(o, r0, rows, op_first, op_last, trig_cos, trig_sin, rotation, frequency, pool_start, pool,
+                        matrix, factor, tmp)
+            _apply_run(re, im, size, op_qubit[o], matrix, rows)
+        else:
+            _dense_rows(op_first[o], r0, rows, op_dim[o], trig_cos, trig_sin, rotation, frequency, pool_start, pool,
+                        dense[0], False)
+            _apply_dense(re, im, size, op_offsets[o], op_ordered[o], op_qubit[o], dense[0], False, rows, amps)
+    for c in range(rows):
+        for i in range(size):
+            out[r0 + c, i] = complex(re[i, c], im[i, c])
+
+
+@numba.njit(cache=True, inline="always")
+def _backward_chunk(r0, rows, n, kind, op_qubit, op_first, op_last, op_dim, op_offsets, op_ordered, perm_start,
+                    phase_start, rotation, frequency, pool_start, pool, perm_pool, phase_pool, trig_cos, trig_sin,
+                    states, grads, out, work):
+    size = 1 << n
+    buffers, small, prefix, dense, amps, overlaps = work
+    sre, sim, scratch_re, scratch_im, lre, lim = buffers[0], buffers[1], buffers[2], buffers[3], buffers[4], buffers[5]
+    matrix, factor, tmp, suffix, correlation = small[0], small[1], small[2], small[3], small[4]
+    for c in range(rows):
+        for i in range(size):
+            sre[i, c], sim[i, c] = states[r0 + c, i].real, states[r0 + c, i].imag
+            lre[i, c], lim[i, c] = grads[r0 + c, i].real, grads[r0 + c, i].imag
+    for o in range(len(kind) - 1, -1, -1):
+        if kind[o] == PERMUTATION:
+            start, phased = perm_start[o], phase_start[o] >= 0
+            phases = phase_pool[max(phase_start[o], 0) :]
+            _permute(sre, sim, size, perm_pool[start : start + size], phases, phased, scratch_re, scratch_im, True,
+                     rows)
+            _permute(lre, lim, size, perm_pool[start : start + size], phases, phased, scratch_re, scratch_im, True,
+                     rows)
+            continue
+        if kind[o] == DENSE:
+            f, k = op_first[o], op_qubit[o]
+            _dense_rows(f, r0, rows, op_dim[o], trig_cos, trig_sin, rotation, frequency, pool_start, pool, dense[0],
+                        False)
+            _apply_dense(sre, sim, size, op_offsets[o], op_ordered[o], k, dense[0], True, rows, amps)
+            if rotation[f] >= 0:
+                _dense_rows(f, r0, rows, op_dim[o], trig_cos, trig_sin, rotation, frequency, pool_start, pool,
+                            dense[1], True)
+                _overlap_dense(lre, lim, sre, sim, size, op_offsets[o], op_ordered[o], k, dense[1], rows, amps,
+                               overlaps)
+                for c in range(rows):
+                    out[r0 + c, rotation[f]] += overlaps[c]
+            _apply_dense(lre, lim, size, op_offsets[o], op_ordered[o], k, dense[0], True, rows, amps)
+            continue
+        # A run F_m … F_1: undo it, then dM/dγ_t = (F_m … F_{t+1}) · dF_t · (F_{t−1} … F_1) against the correlation.
+        first, last = op_first[o], op_last[o]
+        _identity_rows(prefix[0], rows)
+        for t in range(last - first):
+            _factor_rows(first + t, r0, rows, trig_cos, trig_sin, rotation, frequency, pool_start, pool, factor,
+                         False)
+            _mul_rows(factor, prefix[t], prefix[t + 1], rows)
+        _dagger_rows(prefix[last - first], matrix, rows)
+        _undo_run(sre, sim, lre, lim, size, op_qubit[o], matrix, rows, correlation)
+        _identity_rows(suffix, rows)
+        for t in range(last - first - 1, -1, -1):
+            f = first + t
+            if rotation[f] >= 0:
+                _factor_rows(f, r0, rows, trig_cos, trig_sin, rotation, frequency, pool_start, pool, factor, True)
+                _mul_rows(factor, prefix[t], tmp, rows)
+                _mul_rows(suffix, tmp, matrix, rows)
+                for c in range(rows):
+                    total = 0.0
+                    for e in range(4):
+                        total += matrix[2 * e, c] * correlation[2 * e, c] - matrix[2 * e + 1, c] * correlation[2 * e + 1, c]
+                    out[r0 + c, rotation[f]] += total
+            _factor_rows(f, r0, rows, trig_cos, trig_sin, rotation, frequency, pool_start, pool, factor, False)
+            _mul_rows(suffix, factor, tmp, rows)
+            suffix[:, :rows] = tmp[:, :rows]
 
 
 @numba.njit(cache=True)
-def _forward_serial(n, kind, op_qubit, op_first, op_last, op_dim, op_offsets, op_ordered, perm_start, phase_start, rotation, frequency, pool_start, pool, perm_pool, phase_pool, max_run, trig_cos, trig_sin, states):
+def _forward_serial(n, kind, op_qubit, op_first, op_last, op_dim, op_offsets, op_ordered, perm_start, phase_start,
+                    rotation, frequency, pool_start, pool, perm_pool, phase_pool, max_run, trig_cos, trig_sin, out):
     work = _workspace(n, max_run)
-    for r in range(len(states)):
-        _forward_row(r, n, kind, op_qubit, op_first, op_last, op_dim, op_offsets, op_ordered, perm_start, phase_start, rotation, frequency, pool_start, pool, perm_pool, phase_pool, trig_cos, trig_sin, states, work)
+    for r0 in range(0, len(out), CHUNK):
+        _forward_chunk(r0, min(CHUNK, len(out) - r0), n, kind, op_qubit, op_first, op_last, op_dim, op_offsets,
+                       op_ordered, perm_start, phase_start, rotation, frequency, pool_start, pool, perm_pool,
+                       phase_pool, trig_cos, trig_sin, out, work)
 
 
 @numba.njit(cache=True, parallel=True)
-def _forward_parallel(n, kind, op_qubit, op_first, op_last, op_dim, op_offsets, op_ordered, perm_start, phase_start, rotation, frequency, pool_start, pool, perm_pool, phase_pool, max_run, trig_cos, trig_sin, states):
-    for r in numba.prange(len(states)):
-        _forward_row(r, n, kind, op_qubit, op_first, op_last, op_dim, op_offsets, op_ordered, perm_start, phase_start, rotation, frequency, pool_start, pool, perm_pool, phase_pool, trig_cos, trig_sin, states, _workspace(n, max_run))
+def _forward_parallel(n, kind, op_qubit, op_first, op_last, op_dim, op_offsets, op_ordered, perm_start, phase_start,
+                      rotation, frequency, pool_start, pool, perm_pool, phase_pool, max_run, trig_cos, trig_sin, out):
+    for chunk in numba.prange((len(out) + CHUNK - 1) // CHUNK):
+        r0 = chunk * CHUNK
+        _forward_chunk(r0, min(CHUNK, len(out) - r0), n, kind, op_qubit, op_first, op_last, op_dim, op_offsets,
+                       op_ordered, perm_start, phase_start, rotation, frequency, pool_start, pool, perm_pool,
+                       phase_pool, trig_cos, trig_sin, out, _workspace(n, max_run))
 
 
 @numba.njit(cache=True)
-def _backward_serial(n, kind, op_qubit, op_first, op_last, op_dim, op_offsets, op_ordered, perm_start, phase_start, rotation, frequency, pool_start, pool, perm_pool, phase_pool, max_run, trig_cos, trig_sin, states, grads, out):
+def _backward_serial(n, kind, op_qubit, op_first, op_last, op_dim, op_offsets, op_ordered, perm_start, phase_start,
+                     rotation, frequency, pool_start, pool, perm_pool, phase_pool, max_run, trig_cos, trig_sin,
+                     states, grads, out):
     work = _workspace(n, max_run)
-    for r in range(len(states)):
-        _backward_row(r, n, kind, op_qubit, op_first, op_last, op_dim, op_offsets, op_ordered, perm_start, phase_start, rotation, frequency, pool_start, pool, perm_pool, phase_pool, trig_cos, trig_sin, states, grads, out, work)
+    for r0 in range(0, len(out), CHUNK):
+        _backward_chunk(r0, min(CHUNK, len(out) - r0), n, kind, op_qubit, op_first, op_last, op_dim, op_offsets,
+                        op_ordered, perm_start, phase_start, rotation, frequency, pool_start, pool, perm_pool,
+                        phase_pool, trig_cos, trig_sin, states, grads, out, work)
 
 
 @numba.njit(cache=True, parallel=True)
-def _backward_parallel(n, kind, op_qubit, op_first, op_last, op_dim, op_offsets, op_ordered, perm_start, phase_start, rotation, frequency, pool_start, pool, perm_pool, phase_pool, max_run, trig_cos, trig_sin, states, grads, out):
-    for r in numba.prange(len(states)):
-        _backward_row(r, n, kind, op_qubit, op_first, op_last, op_dim, op_offsets, op_ordered, perm_start, phase_start, rotation, frequency, pool_start, pool, perm_pool, phase_pool, trig_cos, trig_sin, states, grads, out, _workspace(n, max_run))
+def _backward_parallel(n, kind, op_qubit, op_first, op_last, op_dim, op_offsets, op_ordered, perm_start,
+                       phase_start, rotation, frequency, pool_start, pool, perm_pool, phase_pool, max_run, trig_cos,
+                       trig_sin, states, grads, out):
+    for chunk in numba.prange((len(out) + CHUNK - 1) // CHUNK):
+        r0 = chunk * CHUNK
+        _backward_chunk(r0, min(CHUNK, len(out) - r0), n, kind, op_qubit, op_first, op_last, op_dim, op_offsets,
+                        op_ordered, perm_start, phase_start, rotation, frequency, pool_start, pool, perm_pool,
+                        phase_pool, trig_cos, trig_sin, states, grads, out, _workspace(n, max_run))
 
 
 class Program:
     """Operations as flat arrays for the kernels (see the module docstring).
 
-    Build it from ``runs`` and gates with :meth:`add_run`, :meth:`add_dense` and :meth:`add_permutation`; a
-    factor is a constant matrix, or ``((A, C, S), frequency, column)`` for a rotation of angle column ``column``.
+    Build it with :meth:`add_run`, :meth:`add_dense` and :meth:`add_permutation`; a factor is a constant matrix,
+    or ``((A, C, S), frequency, column)`` for a rotation of the angle in column ``column``.
     """
 
     def __init__(self, n_qubits: int):
@@ -299,7 +389,7 @@ class Program:
         self._pool_size = 0
         self._rotations: list[tuple[int, float]] = []  # (angle column, frequency) of each rotation factor
         self._perms: list[np.ndarray] = []
-        self._phases: list[np.ndarray] = []
+        self._phases: list[np.ndarray | None] = []
         self._arrays = None
 
     def _factor(self, factor) -> int:
@@ -339,17 +429,16 @@ class Program:
         self._ops.append((PERMUTATION, len(self._perms) - 1, 0, 0, 0, (), ()))
 
     def arrays(self) -> tuple:
+        """(program arrays, longest run, each rotation factor's angle column, its frequency); built once."""
         if self._arrays is None:
             self._arrays = self._build()
         return self._arrays
 
     def _build(self) -> tuple:
         count = len(self._ops)
-        kind = np.array([op[0] for op in self._ops], dtype=np.int64)
-        op_qubit = np.array([op[1] for op in self._ops], dtype=np.int64)
-        op_first = np.array([op[2] for op in self._ops], dtype=np.int64)
-        op_last = np.array([op[3] for op in self._ops], dtype=np.int64)
-        op_dim = np.array([op[4] for op in self._ops], dtype=np.int64)
+        kind, op_qubit, op_first, op_last, op_dim = (
+            np.array([op[i] for op in self._ops], dtype=np.int64).reshape(count) for i in range(5)
+        )
         op_offsets = np.zeros((count, _D), dtype=np.int64)
         op_ordered = np.zeros((count, MAX_DENSE_QUBITS), dtype=np.int64)
         perm_start = np.full(count, -1, dtype=np.int64)
@@ -365,42 +454,39 @@ class Program:
                     phase_start[o] = phase_offset
                     phase_offset += 1 << self.n_qubits
         factors = np.array(self._factors, dtype=np.float64).reshape(-1, 3)
-        rotation = factors[:, 0].astype(np.int64)
-        frequency = factors[:, 1].copy()
-        pool_start = factors[:, 2].astype(np.int64)
         pool = np.concatenate(self._pool) if self._pool else np.zeros(1, dtype=np.complex128)
         perm_pool = np.concatenate(self._perms) if self._perms else np.zeros(1, dtype=np.int64)
         phases = [p for p in self._phases if p is not None]
         phase_pool = np.concatenate(phases) if phases else np.zeros(1, dtype=np.complex128)
-        runs = [op[3] - op[2] for op in self._ops if op[0] == RUN]
-        max_run = max(runs, default=1)
-        trig = np.array(self._rotations, dtype=np.float64).reshape(-1, 2)
+        max_run = max((op[3] - op[2] for op in self._ops if op[0] == RUN), default=1)
         program = (self.n_qubits, kind, op_qubit, op_first, op_last, op_dim, op_offsets, op_ordered, perm_start,
-                   phase_start, rotation, frequency, pool_start, pool, perm_pool, phase_pool)
-        return program, max_run, trig[:, 0].astype(np.int64), trig[:, 1]
+                   phase_start, factors[:, 0].astype(np.int64), factors[:, 1].copy(), factors[:, 2].astype(np.int64),
+                   pool, perm_pool, phase_pool, max_run)
+        trig = np.array(self._rotations, dtype=np.float64).reshape(-1, 2)
+        return program, trig[:, 0].astype(np.int64), trig[:, 1]
 
     def _trig(self, angles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """cos and sin of frequency·angle for every rotation factor and row, (R, n_rotations) each."""
-        _, _, columns, frequencies = self.arrays()
+        _, columns, frequencies = self.arrays()
         phases = angles[:, columns] * frequencies
         return np.ascontiguousarray(np.cos(phases)), np.ascontiguousarray(np.sin(phases))
 
     def states(self, angles: np.ndarray) -> np.ndarray:
         """Final states (R, 2**n) complex128 of every row of ``angles`` (R, K) float64."""
         angles = np.asarray(angles, dtype=np.float64)
-        program, max_run, _, _ = self.arrays()
+        program = self.arrays()[0]
         states = np.empty((len(angles), 1 << self.n_qubits), dtype=np.complex128)
         kernel = _forward_parallel if states.size >= PARALLEL_MIN else _forward_serial
-        kernel(*program, max_run, *self._trig(angles), states)
+        kernel(*program, *self._trig(angles), states)
         return states
 
     def angle_gradients(self, angles: np.ndarray, states: np.ndarray, grads: np.ndarray) -> np.ndarray:
         """dL/dγ (R, K) from the final ``states`` and ``grads`` = dL/dRe ψ + i·dL/dIm ψ (torch's convention)."""
         angles = np.asarray(angles, dtype=np.float64)
-        program, max_run, columns, _ = self.arrays()
+        program, columns, _ = self.arrays()
         per_rotation = np.zeros((len(angles), len(columns)))
         kernel = _backward_parallel if states.size >= PARALLEL_MIN else _backward_serial
-        kernel(*program, max_run, *self._trig(angles), np.ascontiguousarray(states, dtype=np.complex128),
+        kernel(*program, *self._trig(angles), np.ascontiguousarray(states, dtype=np.complex128),
                np.ascontiguousarray(grads, dtype=np.complex128), per_rotation)
         out = np.zeros(angles.shape)
         np.add.at(out, (slice(None), columns), per_rotation)
