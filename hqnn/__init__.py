@@ -1,44 +1,54 @@
 """hqnn: parameterized Qiskit circuits inside PyTorch networks, with parameter-shift gradients for a whole
-batch and every shift in one simulator job."""
+batch and every shift in one simulator job.
 
-from .ansatz import Ansatz, angle_encoder, entangling_ansatz, reuploading
-from .autograd import HybridFunction
-from .chapter import QuantumCircuit
-from .circuits import CircuitSpec, chapter_circuit
-from .engine import ShiftEngine
-from .executors import (
-    AerExecutor,
-    AnalyticExecutor,
-    BatchedStatevectorExecutor,
-    EmulatorExecutor,
-    Executor,
-    SamplerExecutor,
-    StatevectorExecutor,
-    make_executor,
-)
-from .layer import Hybrid
-from .shift import ShiftPlan
+The public names load on first use (PEP 562), so ``import hqnn`` and the ``hqnn`` command's argument
+checks do not pay for torch, qiskit and numba until something needs them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "AerExecutor",
-    "Ansatz",
-    "AnalyticExecutor",
-    "BatchedStatevectorExecutor",
-    "CircuitSpec",
-    "EmulatorExecutor",
-    "Executor",
-    "Hybrid",
-    "HybridFunction",
-    "SamplerExecutor",
-    "QuantumCircuit",
-    "ShiftEngine",
-    "ShiftPlan",
-    "StatevectorExecutor",
-    "angle_encoder",
-    "chapter_circuit",
-    "entangling_ansatz",
-    "make_executor",
-    "reuploading",
-]
+#: Public name → the submodule that defines it.
+_EXPORTS = {
+    "AerExecutor": "executors",
+    "Ansatz": "ansatz",
+    "AnalyticExecutor": "executors",
+    "BatchedStatevectorExecutor": "executors",
+    "CircuitSpec": "circuits",
+    "EmulatorExecutor": "executors",
+    "Executor": "executors",
+    "Hybrid": "layer",
+    "HybridFunction": "autograd",
+    "SamplerExecutor": "executors",
+    "QuantumCircuit": "chapter",
+    "ShiftEngine": "engine",
+    "ShiftPlan": "shift",
+    "StatevectorExecutor": "executors",
+    "angle_encoder": "ansatz",
+    "chapter_circuit": "circuits",
+    "entangling_ansatz": "ansatz",
+    "make_executor": "executors",
+    "reuploading": "ansatz",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):
+    """Import a public name's submodule on first use; submodules themselves (``hqnn.stats``) load the same way."""
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    elif not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})
