@@ -207,7 +207,7 @@ def test_more_digits_default_to_nll_and_a_faster_rate(capsys, tmp_path):
     code, _, _ = run(capsys, "train", *tiny, "--out", tmp_path / "three")
     assert code == 0
     config = json.loads((tmp_path / "three" / "metrics.json").read_text())["config"]
-    assert (config["loss"], config["lr"]) == ("nll", 0.003)
+    assert (config["loss"], config["lr"]) == ("nll", 0.005)
 
 
 def test_train_refuses_a_non_empty_out_unless_forced(capsys, tmp_path):
