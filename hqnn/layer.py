@@ -14,8 +14,13 @@ from torch import nn
 from .circuits import CircuitSpec, chapter_circuit
 from .executors import Executor
 from .randomness import SeedLike
+from .resources import MIB, ResourceError, available_bytes, format_bytes, largest_fitting
 from .strategies import Strategy, choose_strategy
 from .strategies.base import check_finite
+
+
+#: Batches whose estimated peak memory is below this are not checked (no system query on the hot path).
+MEMORY_CHECK_MIN = 64 * MIB
 
 
 class Hybrid(nn.Module):
@@ -30,6 +35,8 @@ class Hybrid(nn.Module):
     joint distribution (summed into classes by ``interpret``, as in SamplerQNN); or ``observables``, a list of
     Pauli operators (``SparsePauliOp``, or labels such as ``"ZZ"``), one ⟨O⟩ each.
     ``diff_method``: ``"auto"``, ``"shift"``, ``"reverse"`` or ``"closed-form"`` (see the README).
+    ``max_memory`` (bytes) bounds one batch's estimated peak memory; ``None`` is what the machine (or the GPU)
+    has available at the call. A batch over it raises ``ResourceError`` naming the largest batch that fits.
     Circuit weights are an ``nn.Parameter`` initialised uniformly in [0, 2π) (from ``seed`` when given).
     """
 
@@ -49,6 +56,7 @@ class Hybrid(nn.Module):
         output_shape: int | None = None,
         seed: SeedLike = None,
         diff_method: str = "auto",
+        max_memory: int | None = None,
     ):
         super().__init__()
         custom = (circuit, inputs, weights, qubits, observables, interpret, output_shape)
@@ -67,7 +75,11 @@ class Hybrid(nn.Module):
             spec = CircuitSpec.from_circuit(
                 circuit, inputs, weights or (), readout, qubits, observables, interpret, output_shape
             )
+        if max_memory is not None and (isinstance(max_memory, bool) or not isinstance(max_memory, int) or max_memory < 1):
+            raise ValueError(f"max_memory must be a positive number of bytes or None (what is available), got {max_memory!r}")
+        self.max_memory = max_memory
         self.strategy: Strategy = choose_strategy(backend, spec, shots, shift, seed, diff_method)
+        self.check_memory(1, torch.device("cpu"))  # e.g. more shots than one job can hold
         generator = torch.Generator().manual_seed(seed) if isinstance(seed, int) else None
         self.weights = nn.Parameter(  # no circuit weights: nothing to train (and nothing for DDP to wait for)
             torch.rand(spec.n_weights, generator=generator, dtype=torch.float64) * (2 * math.pi),
@@ -94,10 +106,29 @@ class Hybrid(nn.Module):
         if not torch.compiler.is_compiling():
             check_finite(flat, "Hybrid input")
             check_finite(self.weights, "Hybrid circuit weights")
+            self.check_memory(len(flat), flat.device)
         grad = torch.is_grad_enabled()
         gamma = spec.angle_map(flat, self.weights)
         out = self.strategy(gamma, grad and x.requires_grad, grad and self.weights.requires_grad)
         return out.to(x.dtype).reshape(*lead, spec.n_outputs)
+
+    def check_memory(self, batch: int, device: torch.device) -> None:
+        """Raise :class:`~hqnn.resources.ResourceError` if a batch of ``batch`` samples on ``device`` would need
+        more memory than ``max_memory`` (default: what is available), naming the largest batch that fits."""
+        needed = self.strategy.memory(batch, device)
+        if needed < MEMORY_CHECK_MIN:
+            return
+        limit = self.max_memory if self.max_memory is not None else _available(device)
+        if limit is None or needed <= limit:
+            return
+        largest = largest_fitting(lambda b: self.strategy.memory(b, device), limit, batch)
+        fix = (f"split it into batches of at most {largest}" if largest
+               else "even one sample does not fit: use fewer shots or qubits")
+        source = "max_memory is" if self.max_memory is not None else f"{device.type} memory available is"
+        raise ResourceError(
+            f"Hybrid ({self.spec.n_qubits} qubits, {self.strategy!r}): a batch of {batch} needs "
+            f"~{format_bytes(needed)}, {source} {format_bytes(limit)}: {fix}, or raise max_memory (bytes)"
+        )
 
     def rng_state(self) -> dict:
         """The state of this layer's shot-noise stream (a checkpoint keeps it; see :meth:`set_rng_state`)."""
@@ -113,3 +144,9 @@ class Hybrid(nn.Module):
             f"inputs={spec.n_inputs}, weights={spec.n_weights}, outputs={spec.n_outputs}, "
             f"readout={spec.readout.kind!r}, strategy={self.strategy!r}"
         )
+
+
+def _available(device: torch.device) -> int | None:
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    return available_bytes()

@@ -1,4 +1,5 @@
-"""Fit and evaluate with torch's own Adam and DataLoader: seeded shuffling, a progress bar, a checkpoint per epoch.
+"""Fit and evaluate with torch's own Adam and DataLoader: seeded shuffling, a progress bar, a checkpoint per
+epoch that holds everything needed to continue the run exactly (``resume``).
 
 The quantum layer is just another module: its parameter-shift gradients arrive through autograd. Inside a
 torch.distributed process group (see :mod:`hqnn.distributed`) each process trains on its shard of every epoch.
@@ -8,24 +9,28 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
 
-from .checkpoint import save_checkpoint
+from .checkpoint import Checkpoint, TrainingState, load_checkpoint, save_checkpoint, set_shot_noise_state, shot_noise_state
 from .config import RunConfig
-from .distributed import launch
+from .distributed import launch, stop_requested
 from .losses import loss_function
 from .models import Net, build_model
 
 
 @dataclass
 class FitResult:
-    """Mean training loss of each epoch, optimizer steps taken, and wall-clock seconds."""
+    """Mean training loss of each epoch, optimizer steps taken, and wall-clock seconds (all epochs, also
+    those before a resume)."""
 
     train_loss: list[float]
     steps: int
@@ -44,29 +49,44 @@ def fit(
     config: RunConfig,
     checkpoint: str | os.PathLike | None = None,
     progress: bool = True,
+    resume: Checkpoint | None = None,
 ) -> FitResult:
     """Train ``model`` for ``config.epochs`` epochs; after each, write ``checkpoint`` (when given) atomically.
 
-    Shuffling and dropout are drawn from ``config.seed``; the global torch RNG is left as it was. In a process
-    group ``model`` is a ``DistributedDataParallel``; rank 0 writes the checkpoint and shows the progress bar,
-    and each epoch's loss is the mean over all processes.
+    Shuffling, dropout and numpy's global RNG are drawn from ``config.seed``; the caller's global RNG states
+    are left as they were. ``resume``: a checkpoint of this run (same config) to continue after its epoch,
+    with its weights, Adam state, data order, RNG and shot-noise states, so the result equals an
+    uninterrupted run's. In a process group ``model`` is a ``DistributedDataParallel``; rank 0 writes the
+    checkpoint and shows the progress bar, each epoch's loss is the mean over all processes, and a stop
+    requested by :func:`hqnn.distributed.launch`'s parent ends every process after the same epoch's
+    checkpoint with ``KeyboardInterrupt``.
     """
     distributed = dist.is_available() and dist.is_initialized()
     rank = dist.get_rank() if distributed else 0
+    network = getattr(model, "module", model)
     if distributed:
         sampler = DistributedSampler(train_set, shuffle=True, seed=config.seed)
         loader = DataLoader(train_set, batch_size=config.batch_size, sampler=sampler)
+        shuffle = None
     else:
         shuffle = torch.Generator().manual_seed(config.seed)
         loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True, generator=shuffle)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     loss_fn = loss_function(config.loss)
-    history: list[float] = []
-    steps = 0
+    history, steps, earlier_seconds, first_epoch = [], 0, 0.0, 1
+    if resume is not None:
+        training = _training_state(resume, config)
+        network.load_state_dict(resume.model.state_dict())
+        optimizer.load_state_dict(training.optimizer)
+        if shuffle is not None:
+            shuffle.set_state(training.shuffle)
+        history, steps, earlier_seconds = list(resume.train_loss), training.steps, training.seconds
+        first_epoch = resume.epoch + 1
     start = time.perf_counter()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed + rank)
-        for epoch in range(1, config.epochs + 1):
+    with _seeded_global_rngs(config.seed + rank):
+        if resume is not None:
+            _set_rng_states(network, training.ranks[rank])
+        for epoch in range(first_epoch, config.epochs + 1):
             if distributed:
                 sampler.set_epoch(epoch)
             model.train()
@@ -82,29 +102,102 @@ def fit(
                 seen += len(target)
                 bar.set_postfix(loss=f"{total / seen:.4f}", refresh=False)
             history.append(_mean_over_processes(total, seen) if distributed else total / seen)
-            if checkpoint is not None and rank == 0:
-                save_checkpoint(checkpoint, getattr(model, "module", model), config, epoch, history)
-    return FitResult(history, steps, time.perf_counter() - start)
+            if checkpoint is not None:
+                ranks = _all_processes(_rng_states(network), distributed)
+                if rank == 0:
+                    seconds = earlier_seconds + time.perf_counter() - start
+                    state = TrainingState(optimizer.state_dict(), steps, seconds, _state(shuffle), ranks)
+                    save_checkpoint(checkpoint, network, config, epoch, history, state)
+            if distributed and _any_process(stop_requested()) and epoch < config.epochs:
+                raise KeyboardInterrupt(f"stopped on request after epoch {epoch}")
+    return FitResult(history, steps, earlier_seconds + time.perf_counter() - start)
 
 
 def train_model(
-    config: RunConfig, train_set: Dataset, checkpoint: str | os.PathLike | None = None, progress: bool = True
+    config: RunConfig,
+    train_set: Dataset,
+    checkpoint: str | os.PathLike | None = None,
+    progress: bool = True,
+    resume: str | os.PathLike | None = None,
 ) -> tuple[Net, FitResult]:
-    """Build the model ``config`` describes and fit it, in ``config.ddp`` data-parallel processes if > 1."""
+    """Build the model ``config`` describes and fit it, in ``config.ddp`` data-parallel processes if > 1;
+    ``resume``: a checkpoint file of this run to continue from (see :func:`fit`).
+
+    The returned model's shot noise stands where rank 0's stood after the last epoch, the state its last
+    checkpoint holds, so evaluating it gives what ``hqnn evaluate`` on that checkpoint gives.
+    """
     if config.ddp == 1:
+        start = None if resume is None else load_checkpoint(resume)
         model = build_model(config)
-        return model, fit(model, train_set, config, checkpoint, progress)
-    state, result = launch(config.ddp, _fit_replica, config, train_set, checkpoint, progress)[0]
+        return model, fit(model, train_set, config, checkpoint, progress, start)
+    state, noise, result = launch(config.ddp, _fit_replica, config, train_set, checkpoint, progress, resume)[0]
     model = build_model(config)
     model.load_state_dict(state)
+    set_shot_noise_state(model, noise)
     return model, result
 
 
-def _fit_replica(rank: int, world_size: int, config: RunConfig, train_set: Dataset, checkpoint, progress: bool):
+def _fit_replica(rank: int, world_size: int, config: RunConfig, train_set: Dataset, checkpoint, progress: bool, resume):
     """One data-parallel process: its own executor seed, gradients averaged by DistributedDataParallel."""
+    start = None if resume is None else load_checkpoint(resume)
     replica = nn.parallel.DistributedDataParallel(build_model(config, rank))
-    result = fit(replica, train_set, config, checkpoint, progress)
-    return (replica.module.state_dict(), result) if rank == 0 else None
+    result = fit(replica, train_set, config, checkpoint, progress, start)
+    return (replica.module.state_dict(), shot_noise_state(replica.module), result) if rank == 0 else None
+
+
+def _training_state(resume: Checkpoint, config: RunConfig) -> TrainingState:
+    if resume.config != config:
+        raise ValueError(f"cannot resume: the checkpoint was trained with {resume.config}, not {config}")
+    if resume.training is None:
+        raise ValueError(
+            "cannot resume: this checkpoint was written by an older hqnn (format 1) without optimizer and RNG "
+            "state; evaluate and predict still read it, but training must start again"
+        )
+    return resume.training
+
+
+@contextmanager
+def _seeded_global_rngs(seed: int) -> Iterator[None]:
+    """torch's and numpy's global RNGs seeded with ``seed`` inside; the caller's states restored after."""
+    numpy_state = np.random.get_state()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        np.random.seed(seed % 2**32)
+        try:
+            yield
+        finally:
+            np.random.set_state(numpy_state)
+
+
+def _rng_states(network: nn.Module) -> dict:
+    """This process's global torch and numpy RNG states and its layers' shot-noise states."""
+    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(legacy=False), "shot_noise": shot_noise_state(network)}
+
+
+def _set_rng_states(network: nn.Module, states: dict) -> None:
+    torch.set_rng_state(states["torch"])
+    np.random.set_state(states["numpy"])
+    set_shot_noise_state(network, states["shot_noise"])
+
+
+def _state(generator: torch.Generator | None) -> torch.Tensor | None:
+    return None if generator is None else generator.get_state()
+
+
+def _all_processes(value, distributed: bool) -> list:
+    """``[value]`` of every process, by rank (one process: ``[value]``)."""
+    if not distributed:
+        return [value]
+    gathered = [None] * dist.get_world_size()
+    dist.all_gather_object(gathered, value)
+    return gathered
+
+
+def _any_process(flag: bool) -> bool:
+    """Whether ``flag`` is true in any process of the group: every process gets the same answer."""
+    flags = torch.tensor([int(flag)])
+    dist.all_reduce(flags, op=dist.ReduceOp.MAX)
+    return bool(flags.item())
 
 
 def _mean_over_processes(total: float, seen: int) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -119,3 +120,28 @@ def test_read_image_errors(tmp_path):
         read_image(tmp_path / "junk.png")
     with pytest.raises(ValueError, match=r"cannot read image .*cube.npy.*2-D array"):
         read_image(tmp_path / "cube.npy")
+
+
+def test_torchvision_garbage_idx_files_are_named(tmp_path):
+    write_idx(tmp_path)
+    labels = tmp_path / "MNIST" / "raw" / "t10k-labels-idx1-ubyte"
+    labels.write_bytes(b"\x00\x00\x08\x01 truncated")
+    with pytest.raises(ValueError, match=rf"{labels} is not a valid MNIST IDX file \(.*\).*--download"):
+        load_mnist((0, 1), 30, 20, source="torchvision", root=tmp_path)
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG that declares ``width × height`` pixels and holds none: PIL refuses it from the header alone."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
+
+
+def test_read_image_refuses_a_decompression_bomb(tmp_path):
+    """15000 × 15000 pixels: refused from the header, before any pixel is decoded."""
+    (tmp_path / "bomb.png").write_bytes(png_header(15000, 15000))
+    with pytest.raises(ValueError, match=r"cannot read image .*bomb.png.*225000000 pixels.*Shrink it"):
+        read_image(tmp_path / "bomb.png")

@@ -9,7 +9,7 @@ import torch
 
 from hqnn.atomic import atomic_write, write_json
 from hqnn.checkpoint import load_checkpoint, save_checkpoint
-from hqnn.config import RunConfig
+from hqnn.config import MULTICLASS_LR, ConfigError, RunConfig
 from hqnn.data import load_mnist
 from hqnn.losses import loss_function
 from hqnn.models import build_model
@@ -120,3 +120,24 @@ def test_config_round_trips_and_rejects_foreign_keys():
     assert RunConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
     with pytest.raises(ValueError, match=r"unknown config keys \['width'\]"):
         RunConfig.from_dict({**config.to_dict(), "width": 4})
+
+
+def test_loss_and_rate_default_by_class_count_and_explicit_values_win():
+    assert (RunConfig().loss, RunConfig().lr) == ("chapter", 1e-3)  # the chapter's two digits, unchanged
+    assert (RunConfig(qubits=4).loss, RunConfig(qubits=4).lr) == ("chapter", 1e-3)
+    ten = RunConfig(digits=tuple(range(10)))
+    assert (ten.loss, ten.lr) == ("nll", MULTICLASS_LR) and ten.to_dict()["lr"] == MULTICLASS_LR
+    explicit = RunConfig(digits=(1, 2, 3), loss="chapter", lr=0.01)
+    assert (explicit.loss, explicit.lr) == ("chapter", 0.01)
+    assert RunConfig.from_dict(ten.to_dict()) == ten
+
+
+def test_config_errors_name_their_field():
+    with pytest.raises(ConfigError, match="seed must be a whole number ≥ 0") as caught:
+        RunConfig(seed=-1)
+    assert caught.value.flag == "--seed"
+    with pytest.raises(ConfigError, match="unknown digit 12") as caught:
+        RunConfig(digits=(0, 12))
+    assert caught.value.flag == "--digits"
+    with pytest.raises(ConfigError, match="shots must be a whole number ≥ 1 and ≤ 2\\^62"):
+        RunConfig(shots=2**70)

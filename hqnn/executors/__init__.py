@@ -15,11 +15,7 @@ from .exact import StatevectorExecutor
 from .sampler import SamplerExecutor
 from .torch_exact import TorchStatevectorExecutor
 
-#: Backends by name: Qiskit Aer shots, exact values, exact probabilities with emulated shots.
-BACKEND_NAMES = ("aer", "analytic", "emulator")
-
 __all__ = [
-    "BACKEND_NAMES",
     "AerExecutor",
     "AnalyticExecutor",
     "EmulatorExecutor",

@@ -13,6 +13,7 @@ from qiskit_aer import AerSimulator
 
 from ..circuits import CircuitSpec
 from ..readout import Setting
+from ..resources import aer_shot_job_bytes
 from .aer_job import Bound, bound_columns, run_bound
 from .base import Executor, SeedLike, host_angles, to_device
 
@@ -47,6 +48,13 @@ class AerExecutor(Executor):
         threads = getattr(self.backend.options, "max_parallel_threads", None)
         self._options = {"max_parallel_threads": 1} if not threads else {}
         self._templates: dict[tuple[int, int], Bound] = {}
+
+    def memory(self, rows: int) -> int:
+        copies = min(self.pack, rows)
+        experiments = -(-rows // copies) * len(self.spec.readout.settings)
+        widest = max(len(s.qubits) for s in self.spec.readout.settings)
+        width = max(c.num_qubits for c, _ in self._templates.values()) if self._templates else self.spec.n_qubits
+        return aer_shot_job_bytes(max(width, copies * self.spec.n_qubits), experiments, self.shots, copies * widest)
 
     def _auto_pack(self) -> int:
         noisy = getattr(self.backend.options, "noise_model", None) is not None

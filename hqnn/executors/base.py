@@ -30,6 +30,10 @@ class Executor(ABC):
         """Features (R, F) of ``spec.readout``'s settings for each row of ``angles`` (R, K), in one job, on the
         angles' device."""
 
+    def memory(self, rows: int) -> int:
+        """Peak bytes of one job of ``rows`` rows on this machine (0: the job runs elsewhere or costs little)."""
+        return 0
+
     def next_seed(self) -> int:
         """A fresh simulator seed from this executor's stream."""
         return self.stream.next_seed()

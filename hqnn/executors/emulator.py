@@ -8,6 +8,7 @@ import torch
 
 from ..circuits import CircuitSpec
 from ..constants import TensorCache
+from ..resources import rows_job_bytes
 from ..sampling import multinomial_counts
 from ..statevector import TorchStatevector
 from .base import Executor, SeedLike, host_angles
@@ -24,6 +25,9 @@ class EmulatorExecutor(Executor):
         self._aer = None if backend is None else StatevectorExecutor(spec, backend)
         self.simulator = TorchStatevector(spec.circuit, spec.angles) if backend is None else None
         self._constants = TensorCache()
+
+    def memory(self, rows: int) -> int:
+        return self._aer.memory(rows) if self._aer is not None else rows_job_bytes(self.spec.n_qubits, rows)
 
     def _distributions(self, angles: torch.Tensor) -> list[torch.Tensor]:
         if self._aer is not None:

@@ -8,6 +8,7 @@ from qiskit import transpile
 from qiskit_aer import AerSimulator
 
 from ..circuits import CircuitSpec
+from ..resources import aer_exact_job_bytes
 from .aer_job import bound_columns, run_bound
 from .base import Executor, SeedLike, host_angles, to_device
 
@@ -23,6 +24,7 @@ class StatevectorExecutor(Executor):
         # A noisy statevector run samples ONE noise trajectory; the density matrix is the exact noisy state.
         self._options = {"method": "density_matrix"} if noise is not None else {}
         self._jobs, self._confusions = [], []
+        self.circuit_qubits = spec.n_qubits
         for setting in spec.readout.settings:
             # Transpile first (a device's basis has no save instruction), then save the measured physical qubits.
             circuit = transpile(spec.rotated(setting), self.backend)
@@ -30,8 +32,12 @@ class StatevectorExecutor(Executor):
             where = layout.final_index_layout() if layout else range(circuit.num_qubits)
             physical = [where[q] for q in setting.qubits]
             circuit.save_probabilities(physical)
+            self.circuit_qubits = circuit.num_qubits  # a device's width, after transpilation
             self._jobs.append((circuit, bound_columns(circuit, spec.angles)))
             self._confusions.append(readout_confusion(noise, physical))
+
+    def memory(self, rows: int) -> int:
+        return aer_exact_job_bytes(self.circuit_qubits, rows * len(self._jobs))
 
     def distributions(self, angles: np.ndarray) -> list[np.ndarray]:
         """Per setting, the joint probabilities (R, 2**m) of its measured qubits, bit i ↔ its qubit i."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import torch
 
 from ..circuits import CircuitSpec
+from ..resources import rows_job_bytes
 from ..statevector import TorchStatevector
 from .base import Executor, SeedLike
 
@@ -17,6 +18,9 @@ class TorchStatevectorExecutor(Executor):
     def __init__(self, spec: CircuitSpec, seed: SeedLike = None):
         super().__init__(spec, None, seed)
         self.simulator = TorchStatevector(spec.circuit, spec.angles)
+
+    def memory(self, rows: int) -> int:
+        return rows_job_bytes(self.spec.n_qubits, rows)
 
     def run(self, angles: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():

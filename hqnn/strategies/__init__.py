@@ -8,8 +8,8 @@ from qiskit.providers import BackendV2
 from qiskit_aer.backends.aerbackend import AerBackend
 
 from ..circuits import CircuitSpec
+from ..choices import SIMULATORS as BACKEND_NAMES
 from ..executors import (
-    BACKEND_NAMES,
     AerExecutor,
     AnalyticExecutor,
     EmulatorExecutor,

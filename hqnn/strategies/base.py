@@ -44,6 +44,10 @@ class Strategy(ABC):
         """Outputs (B, n_out) that autograd can differentiate by ``gamma``."""
         return evaluate_op(self, gamma, need_inputs, need_weights)
 
+    @abstractmethod
+    def memory(self, batch: int, device: torch.device) -> int:
+        """Peak bytes of a forward + backward of ``batch`` samples on ``device`` (0: runs elsewhere)."""
+
     def jacobian_shape(self, batch: int) -> tuple[int, ...]:
         spec = self.spec
         return (batch, spec.n_angles) if self.diagonal else (batch, spec.n_outputs, spec.n_angles)

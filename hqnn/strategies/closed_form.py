@@ -41,6 +41,9 @@ class ClosedForm(Strategy):
             return p1, slope
         return p1.mul_(-2.0).add_(1.0), (None if slope is None else slope.mul_(-2.0))
 
+    def memory(self, batch, device):
+        return 64 * batch * self.spec.n_angles  # a few floats per angle and row
+
     def __repr__(self) -> str:
         shots = "exact" if self.shots is None else f"shots={self.shots}, shift={self.shift:.6g}"
         return f"ClosedForm({self.spec.closed_form!r}, {shots})"

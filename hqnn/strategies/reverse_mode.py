@@ -11,6 +11,7 @@ import torch
 from ..circuits import CircuitSpec
 from ..executors.torch_exact import TorchStatevectorExecutor
 from ..randomness import ShotStream
+from ..resources import reverse_mode_bytes
 from .base import Strategy, check_finite
 from .shift_rule import ShiftRule
 
@@ -37,6 +38,10 @@ class ReverseMode(Strategy):
             return super().__call__(gamma, need_inputs, need_weights)
         check_finite(gamma, "circuit angles")
         return self.outputs(gamma)
+
+    def memory(self, batch, device):
+        kernels = torch.device(device).type == "cpu" and self.simulator.program is not None
+        return reverse_mode_bytes(self.spec.n_qubits, batch, 0 if kernels else len(self.simulator.steps))
 
     def evaluate(self, gamma, need_inputs, need_weights):
         return self._compiled.evaluate(gamma, need_inputs, need_weights)

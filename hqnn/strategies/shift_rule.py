@@ -35,5 +35,8 @@ class ShiftRule(Strategy):
             return outputs, None
         return self.plan.reduce(outputs, shifted, len(gamma))
 
+    def memory(self, batch, device):
+        return self.executor.memory(batch * (1 + 2 * self.spec.n_angles))
+
     def __repr__(self) -> str:
         return f"ShiftRule({self.executor!r}, shift={self.plan.shift:.6g})"

@@ -1,0 +1,126 @@
+"""Resource guards: memory estimates against what the executors really allocate, and runs refused for
+``qubits``, ``shots`` and ``ddp`` that cannot fit, naming the flag and the largest value that fits."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import hqnn.resources as resources
+from hqnn.config import RunConfig
+from hqnn.resources import (
+    GIB,
+    ResourceError,
+    available_bytes,
+    check_fits,
+    check_run,
+    largest_fitting,
+    shift_rows,
+    statevector_bytes,
+)
+
+TEN = tuple(range(10))
+
+
+def test_statevector_and_rows_arithmetic():
+    assert statevector_bytes(30) == 16 * 2**30 and statevector_bytes(4, rows=57, complex_bytes=8) == 57 * 16 * 8
+    assert shift_rows(16, 28) == 16 * 57  # the README's ten-digit model: 4 inputs + 24 weights
+
+
+PEAK = textwrap.dedent(
+    """
+    import sys, torch
+    import hqnn
+    torch.set_num_threads(1)
+    backend, shots, n, batch = sys.argv[1], (None if sys.argv[2] == "-" else int(sys.argv[2])), int(sys.argv[3]), int(sys.argv[4])
+    def layer(n):
+        model = hqnn.angle_encoder(n).then(hqnn.entangling_ansatz(n, 2))
+        return hqnn.Hybrid(backend, shots, **model.hybrid_kwargs(), readout="z", seed=0)
+    small = torch.rand(70000 if shots is None else 10000, 2, dtype=torch.float64, requires_grad=True)
+    layer(2)(small).sum().backward()  # compiles the kernels on a 2-qubit circuit: their memory is not the batch's
+    layer, x = layer(n), torch.rand(batch, n, dtype=torch.float64, requires_grad=True)
+    def statm(field):
+        return next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith(field))
+    open("/proc/self/clear_refs", "w").write("5")  # reset the high-water mark
+    before = statm("VmRSS")
+    layer(x).sum().backward()
+    print(statm("VmHWM") - before, layer.strategy.memory(batch, torch.device("cpu")))
+    """
+)
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux's resettable VmHWM")
+@pytest.mark.parametrize("backend, shots, n_qubits, batch", [("analytic", "-", 12, 256), ("emulator", "1000", 8, 64)],
+                         ids=["reverse mode", "emulator rows"])
+def test_estimate_covers_the_measured_peak(backend, shots, n_qubits, batch):
+    """The estimate is the layer's real peak (RSS high-water mark of a fresh process), within a factor of 3."""
+    # Large blocks straight from (and back to) the kernel, so the high-water mark is what the batch holds at once.
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}
+    run = subprocess.run([sys.executable, "-c", PEAK, backend, shots, str(n_qubits), str(batch)], capture_output=True,
+                         text=True, timeout=300, env=env)
+    assert run.returncode == 0, run.stderr[-3000:]
+    peak, estimate = map(int, run.stdout.split())
+    assert peak <= estimate <= 3 * peak, (peak, estimate)
+
+
+def test_available_memory_is_positive_and_at_most_meminfo():
+    available = available_bytes()
+    assert available is not None and available > 0
+    meminfo = Path("/proc/meminfo")
+    if meminfo.exists():
+        total = int(re.search(r"MemTotal:\s+(\d+)", meminfo.read_text()).group(1)) * 1024
+        assert available <= total
+
+
+def test_check_fits_and_largest_fitting():
+    check_fits("a layer", 10, 10, "fine")
+    with pytest.raises(ResourceError, match=r"a layer needs ~2\.0 GiB of memory, this machine has 1\.0 GiB available: try 3"):
+        check_fits("a layer", 2 * GIB, GIB, "try 3")
+    assert largest_fitting(lambda v: 10 * v, 95, below=1000) == 9
+    assert largest_fitting(lambda v: 10 * v, 5, below=1000) is None
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        (RunConfig(qubits=30), r"--qubits 30 \(the statevector simulation\) needs ~32\.\d GiB .* 8\.0 GiB available: the largest that fits is --qubits 27"),
+        (RunConfig(digits=TEN, qubits=18, batch_size=16, backend="emulator"), r"--qubits 18 .*the largest that fits is --qubits 15"),
+        (RunConfig(shots=10**12), r"--shots 1000000000000 \(Aer's shot sampling\) needs ~119,\d+\.\d GiB .*the largest that fits is --shots 6\d{7}"),
+        (RunConfig(ddp=64), r"--ddp 64 starts 64 training processes but this machine has 4 usable cores: the largest that fits is --ddp 4"),
+        (RunConfig(ddp=4, digits=TEN, qubits=17, batch_size=16, backend="analytic"), r"--ddp 4 \(3\.\d GiB per process\) .*the largest that fits is --ddp 2"),
+        (RunConfig(digits=TEN, qubits=2, batch_size=10**8, backend="analytic"), r"even --qubits 1 does not fit: lower --batch-size"),
+    ],
+)
+def test_check_run_names_the_flag_and_the_largest_value(config, message):
+    with pytest.raises(ResourceError, match=message):
+        check_run(config, available=8 * GIB, cores=4)
+
+
+def test_check_run_passes_what_fits():
+    check_run(RunConfig(), available=8 * GIB, cores=1)
+    check_run(RunConfig(shots=10**12, backend="emulator"), available=8 * GIB, cores=1)  # binomial draws: no per-shot memory
+    check_run(RunConfig(digits=TEN, qubits=4, batch_size=16, backend="emulator", ddp=2), available=8 * GIB, cores=2)
+
+
+def test_layer_refuses_a_job_that_cannot_fit_and_names_the_largest_batch():
+    import torch
+
+    from hqnn import Hybrid, angle_encoder
+
+    with pytest.raises(ResourceError, match=r"a batch of 1 needs ~119\.\d GiB.*even one sample does not fit"):
+        Hybrid("aer", 10**9)
+    layer = Hybrid("analytic", None, **angle_encoder(16).hybrid_kwargs(), max_memory=GIB)
+    with pytest.raises(ResourceError, match=r"a batch of 4096 needs ~24\.0 GiB, max_memory is 1\.0 GiB: split it into "
+                                            r"batches of at most 170, or raise max_memory"):
+        layer(torch.zeros(4096, 16))
+    assert layer(torch.zeros(170, 16)).shape == (170, 16)
+    layer.max_memory = 32 * GIB  # raised: the check passes (the batch itself is not run here)
+    layer.check_memory(4096, torch.device("cpu"))
+    with pytest.raises(ValueError, match="max_memory must be a positive number of bytes"):
+        Hybrid("analytic", max_memory=0)
