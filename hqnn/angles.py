@@ -21,8 +21,13 @@ class AngleMap:
     ``uses_inputs`` / ``uses_weights`` (K,) say which angles depend on which kind of parameter.
     """
 
-    def __init__(self, expressions: Sequence[ParameterExpression], inputs: Sequence[Parameter],
-                 weights: Sequence[Parameter], where: Sequence[str]):
+    def __init__(
+        self,
+        expressions: Sequence[ParameterExpression],
+        inputs: Sequence[Parameter],
+        weights: Sequence[Parameter],
+        where: Sequence[str],
+    ):
         params = tuple(inputs) + tuple(weights)
         self.n_inputs, self.n_weights = len(inputs), len(weights)
         self._names = [p.name for p in params]
@@ -71,8 +76,9 @@ class AngleMap:
         gamma = (inputs * a_in[0] if self.n_inputs == 1 else inputs @ a_in) + bias
         if self._nonlinear:
             values = dict(zip(self._names, [*inputs.unbind(1), *weights.unbind(0)]))
-            columns = [torch.as_tensor(f(values), dtype=dtype, device=device).expand(len(inputs))
-                       for _, f in self._nonlinear]
+            columns = [
+                torch.as_tensor(f(values), dtype=dtype, device=device).expand(len(inputs)) for _, f in self._nonlinear
+            ]
             index = get("nonlinear", np.array([k for k, _ in self._nonlinear]), torch.long, device)
             gamma = gamma.index_copy(1, index, torch.stack(columns, 1))
         return gamma

@@ -36,8 +36,9 @@ def _strategy(handle: int):
 
 
 @torch.library.custom_op("hqnn::evaluate", mutates_args=())
-def _evaluate(gamma: torch.Tensor, handle: int, need_inputs: bool, need_weights: bool
-              ) -> tuple[torch.Tensor, torch.Tensor]:
+def _evaluate(
+    gamma: torch.Tensor, handle: int, need_inputs: bool, need_weights: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
     strategy = _strategy(handle)
     values, jacobian = strategy.evaluate(gamma, need_inputs, need_weights)
     return values, gamma.new_empty(0) if jacobian is None else jacobian

@@ -117,7 +117,9 @@ def chapter_circuit(n_qubits: int = 1, readout: str = "p1") -> CircuitSpec:
     if isinstance(n_qubits, bool) or not isinstance(n_qubits, int) or n_qubits < 1:
         raise ValueError(f"n_qubits must be a positive integer, got {n_qubits!r}")
     if readout not in readouts.PER_QUBIT:
-        raise ValueError(f"the chapter's circuit reads each qubit: readout must be one of {readouts.PER_QUBIT}, got {readout!r}")
+        raise ValueError(
+            f"the chapter's circuit reads each qubit: readout must be one of {readouts.PER_QUBIT}, got {readout!r}"
+        )
     theta = Parameter("theta")
     circuit = QuantumCircuit(n_qubits)
     circuit.h(range(n_qubits))

@@ -41,13 +41,21 @@ def _symbolic(gate: Gate) -> bool:
 def _controlled(rotation, entangler):
     """C-R(θ) = R(θ/2) on t, entangler, R(−θ/2) on t, entangler: the entangler flips R's sign when c = 1."""
     return lambda theta, c, t: [
-        (rotation(theta / 2), [t]), (entangler(), [c, t]), (rotation(-theta / 2), [t]), (entangler(), [c, t])
+        (rotation(theta / 2), [t]),
+        (entangler(), [c, t]),
+        (rotation(-theta / 2), [t]),
+        (entangler(), [c, t]),
     ]
 
 
 def _controlled_phase(lam, c, t):
-    return [(PhaseGate(lam / 2), [c]), (CXGate(), [c, t]), (PhaseGate(-lam / 2), [t]), (CXGate(), [c, t]),
-            (PhaseGate(lam / 2), [t])]
+    return [
+        (PhaseGate(lam / 2), [c]),
+        (CXGate(), [c, t]),
+        (PhaseGate(-lam / 2), [t]),
+        (CXGate(), [c, t]),
+        (PhaseGate(lam / 2), [t]),
+    ]
 
 
 def _euler(theta, phi, lam, q):

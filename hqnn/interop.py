@@ -15,8 +15,9 @@ from .randomness import SeedLike
 DEFAULT_SHOTS = 1024
 
 
-def from_qnn(qnn, backend=None, shots: int | None = None, *, seed: SeedLike = None, initial_weights=None,
-             **options) -> Hybrid:
+def from_qnn(
+    qnn, backend=None, shots: int | None = None, *, seed: SeedLike = None, initial_weights=None, **options
+) -> Hybrid:
     """A :class:`~hqnn.Hybrid` with ``qnn``'s circuit, parameters and outputs.
 
     ``qnn``: an ``EstimatorQNN`` (outputs ⟨O⟩ for its observables; Z⊗…⊗Z by default) or a ``SamplerQNN``
@@ -48,7 +49,9 @@ def from_qnn(qnn, backend=None, shots: int | None = None, *, seed: SeedLike = No
     if initial_weights is not None:
         values = torch.as_tensor(np.asarray(initial_weights, dtype=np.float64))
         if values.shape != layer.weights.shape:
-            raise ValueError(f"initial_weights has shape {tuple(values.shape)}, the QNN has {layer.spec.n_weights} weights")
+            raise ValueError(
+                f"initial_weights has shape {tuple(values.shape)}, the QNN has {layer.spec.n_weights} weights"
+            )
         with torch.no_grad():
             layer.weights.copy_(values)
     return layer

@@ -62,12 +62,16 @@ class Hybrid(nn.Module):
         custom = (circuit, inputs, weights, qubits, observables, interpret, output_shape)
         if isinstance(backend, Executor):
             if any(part is not None for part in custom):
-                raise ValueError("an Executor brings its own circuit spec: do not also pass circuit, inputs, weights, "
-                                 "qubits, observables or interpret")
+                raise ValueError(
+                    "an Executor brings its own circuit spec: do not also pass circuit, inputs, weights, "
+                    "qubits, observables or interpret"
+                )
             spec = backend.spec
         elif circuit is None:
             if any(part is not None for part in custom):
-                raise ValueError("inputs/weights/qubits/observables/interpret describe a custom circuit: pass circuit= too")
+                raise ValueError(
+                    "inputs/weights/qubits/observables/interpret describe a custom circuit: pass circuit= too"
+                )
             spec = chapter_circuit(readout=readout)
         else:
             if inputs is None:
@@ -75,8 +79,12 @@ class Hybrid(nn.Module):
             spec = CircuitSpec.from_circuit(
                 circuit, inputs, weights or (), readout, qubits, observables, interpret, output_shape
             )
-        if max_memory is not None and (isinstance(max_memory, bool) or not isinstance(max_memory, int) or max_memory < 1):
-            raise ValueError(f"max_memory must be a positive number of bytes or None (what is available), got {max_memory!r}")
+        if max_memory is not None and (
+            isinstance(max_memory, bool) or not isinstance(max_memory, int) or max_memory < 1
+        ):
+            raise ValueError(
+                f"max_memory must be a positive number of bytes or None (what is available), got {max_memory!r}"
+            )
         self.max_memory = max_memory
         self.strategy: Strategy = choose_strategy(backend, spec, shots, shift, seed, diff_method)
         self.check_memory(1, torch.device("cpu"))  # e.g. more shots than one job can hold
@@ -122,8 +130,11 @@ class Hybrid(nn.Module):
         if limit is None or needed <= limit:
             return
         largest = largest_fitting(lambda b: self.strategy.memory(b, device), limit, batch)
-        fix = (f"split it into batches of at most {largest}" if largest
-               else "even one sample does not fit: use fewer shots or qubits")
+        fix = (
+            f"split it into batches of at most {largest}"
+            if largest
+            else "even one sample does not fit: use fewer shots or qubits"
+        )
         source = "max_memory is" if self.max_memory is not None else f"{device.type} memory available is"
         raise ResourceError(
             f"Hybrid ({self.spec.n_qubits} qubits, {self.strategy!r}): a batch of {batch} needs "

@@ -48,8 +48,9 @@ class Setting:
         signs = constants.get(("signs", id(self)), self.signs(), probabilities.dtype, probabilities.device)
         return probabilities @ signs
 
-    def from_counts(self, outcomes: np.ndarray, hits: np.ndarray, experiment: np.ndarray, n_experiments: int,
-                    shots: int) -> np.ndarray:
+    def from_counts(
+        self, outcomes: np.ndarray, hits: np.ndarray, experiment: np.ndarray, n_experiments: int, shots: int
+    ) -> np.ndarray:
         """Features (E, F): the mean over each experiment's ``shots`` of its ``outcomes`` (N,) seen ``hits`` times.
 
         ``experiment`` (N,) says which experiment each outcome belongs to.
@@ -59,9 +60,12 @@ class Setting:
             flat = np.bincount(experiment * size + outcomes, weights=hits, minlength=n_experiments * size)
             return flat.reshape(n_experiments, size) / shots
         weighted = parity_signs(outcomes, self.masks) * hits[:, None]
-        return np.stack(
-            [np.bincount(experiment, weights=column, minlength=n_experiments) for column in weighted.T], axis=1
-        ).reshape(n_experiments, -1) / shots
+        return (
+            np.stack(
+                [np.bincount(experiment, weights=column, minlength=n_experiments) for column in weighted.T], axis=1
+            ).reshape(n_experiments, -1)
+            / shots
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -108,8 +112,9 @@ def per_qubit(qubits: Sequence[int], kind: str = "p1") -> Readout:
     return Readout(kind, (setting,), scale * np.eye(m), np.full(m, offset), tuple(qubits))
 
 
-def probabilities(qubits: Sequence[int], interpret: Callable[[int], int] | None = None,
-                  output_shape: int | None = None) -> Readout:
+def probabilities(
+    qubits: Sequence[int], interpret: Callable[[int], int] | None = None, output_shape: int | None = None
+) -> Readout:
     """The 2**m joint probabilities of ``qubits`` (outcome index: bit i ↔ ``qubits[i]``), or with ``interpret``
     (outcome → class, as in qiskit-machine-learning's SamplerQNN) the probability of each class."""
     m = len(qubits)
@@ -189,8 +194,9 @@ def _classes(interpret: Callable[[int], int], outcomes: int, output_shape: int |
     """``interpret`` applied to every outcome, checked: whole numbers in [0, output_shape)."""
     if not callable(interpret):
         raise TypeError(f"interpret must be a function outcome → class, got {type(interpret).__name__}")
-    if output_shape is not None and (isinstance(output_shape, bool) or not isinstance(output_shape, (int, np.integer))
-                                     or output_shape < 1):
+    if output_shape is not None and (
+        isinstance(output_shape, bool) or not isinstance(output_shape, (int, np.integer)) or output_shape < 1
+    ):
         raise ValueError(f"output_shape must be a positive whole number (the number of classes), got {output_shape!r}")
     classes = []
     for outcome in range(outcomes):
@@ -199,6 +205,8 @@ def _classes(interpret: Callable[[int], int], outcomes: int, output_shape: int |
             raise ValueError(f"interpret({outcome}) returned {value!r}: it must return a class index (an int)")
         if value < 0 or (output_shape is not None and value >= output_shape):
             bound = f"[0, {output_shape})" if output_shape is not None else "≥ 0"
-            raise ValueError(f"interpret({outcome}) returned class {value}, outside {bound}: fix interpret or output_shape")
+            raise ValueError(
+                f"interpret({outcome}) returned class {value}, outside {bound}: fix interpret or output_shape"
+            )
         classes.append(int(value))
     return np.array(classes, dtype=np.int64)

@@ -84,7 +84,10 @@ def available_bytes() -> int | None:
             available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
         except (ValueError, OSError, AttributeError):
             return None
-    for limit_file, usage_file in (("memory.max", "memory.current"), ("memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes")):
+    for limit_file, usage_file in (
+        ("memory.max", "memory.current"),
+        ("memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes"),
+    ):
         try:
             limit = int(Path("/sys/fs/cgroup", limit_file).read_text())
             usage = int(Path("/sys/fs/cgroup", usage_file).read_text())
@@ -175,7 +178,11 @@ def check_run(config: RunConfig, available: int | None = None, cores: int | None
             fits = lambda v: process_bytes(_with(config, qubits=v)) <= available  # noqa: E731
             flag, largest = "qubits", next((v for v in range(config.qubits - 1, 0, -1) if fits(v)), None)
             what = "the statevector simulation"
-        hint = f"the largest that fits is --{flag} {largest}" if largest else f"even --{flag} 1 does not fit: lower --batch-size"
+        hint = (
+            f"the largest that fits is --{flag} {largest}"
+            if largest
+            else f"even --{flag} 1 does not fit: lower --batch-size"
+        )
         check_fits(f"--{flag} {getattr(config, flag)} ({what})", need, available, hint)
     check_fits(
         f"--ddp {config.ddp} ({format_bytes(need)} per process)",

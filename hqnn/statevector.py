@@ -26,7 +26,9 @@ from .readout import Readout, Setting, parity_signs
 MAX_QUBITS = 24
 
 # A parameterized gate's matrix is U(γ) = A + cos(c·γ)·C + sin(c·γ)·S.
-_I2, _X, _Y, _Z = (np.array(m, dtype=complex) for m in ([[1, 0], [0, 1]], [[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, -1]]))
+_I2, _X, _Y, _Z = (
+    np.array(m, dtype=complex) for m in ([[1, 0], [0, 1]], [[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, -1]])
+)
 _GENERATORS = {  # gates exp(−iγG/2) with G² = I; G in Qiskit's little-endian qubit order
     "rx": _X,
     "ry": _Y,
@@ -61,7 +63,6 @@ class _Rotation:
             )
         g = _GENERATORS[name]
         return cls(column, np.zeros_like(g), np.eye(len(g), dtype=complex), -1j * g, 0.5)
-
 
 
 class _RotationGroups:

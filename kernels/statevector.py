@@ -220,8 +220,9 @@ def _permute(re, im, size, source, phase, phased, scratch_re, scratch_im, adjoin
 
 
 @numba.njit(cache=True, inline="always")
-def _run_matrix(o, r0, rows, op_first, op_last, trig_cos, trig_sin, rotation, frequency, pool_start, pool,
-                out, factor, tmp):
+def _run_matrix(
+    o, r0, rows, op_first, op_last, trig_cos, trig_sin, rotation, frequency, pool_start, pool, out, factor, tmp
+):
     """The run's product F_m … F_1 per row into ``out`` (8, CHUNK)."""
     _factor_rows(op_first[o], r0, rows, trig_cos, trig_sin, rotation, frequency, pool_start, pool, out, False)
     for f in range(op_first[o] + 1, op_last[o]):
@@ -241,9 +242,30 @@ def _workspace(n, max_run):
 
 
 @numba.njit(cache=True, inline="always")
-def _forward_chunk(r0, rows, n, kind, op_qubit, op_first, op_last, op_dim, op_offsets, op_ordered, perm_start,
-                   phase_start, rotation, frequency, pool_start, pool, perm_pool, phase_pool, trig_cos, trig_sin,
-                   out, work):
+def _forward_chunk(
+    r0,
+    rows,
+    n,
+    kind,
+    op_qubit,
+    op_first,
+    op_last,
+    op_dim,
+    op_offsets,
+    op_ordered,
+    perm_start,
+    phase_start,
+    rotation,
+    frequency,
+    pool_start,
+    pool,
+    perm_pool,
+    phase_pool,
+    trig_cos,
+    trig_sin,
+    out,
+    work,
+):
     size = 1 << n
     buffers, small, _, dense, amps, _ = work
     re, im, scratch_re, scratch_im = buffers[0], buffers[1], buffers[2], buffers[3]
@@ -256,15 +278,51 @@ def _forward_chunk(r0, rows, n, kind, op_qubit, op_first, op_last, op_dim, op_of
     for o in range(len(kind)):
         if kind[o] == PERMUTATION:
             start, phased = perm_start[o], phase_start[o] >= 0
-            _permute(re, im, size, perm_pool[start : start + size], phase_pool[max(phase_start[o], 0) :], phased,
-                     scratch_re, scratch_im, False, rows)
+            _permute(
+                re,
+                im,
+                size,
+                perm_pool[start : start + size],
+                phase_pool[max(phase_start[o], 0) :],
+                phased,
+                scratch_re,
+                scratch_im,
+                False,
+                rows,
+            )
         elif kind[o] == RUN:
-            _run_matrix(o, r0, rows, op_first, op_last, trig_cos, trig_sin, rotation, frequency, pool_start, pool,
-                        matrix, factor, tmp)
+            _run_matrix(
+                o,
+                r0,
+                rows,
+                op_first,
+                op_last,
+                trig_cos,
+                trig_sin,
+                rotation,
+                frequency,
+                pool_start,
+                pool,
+                matrix,
+                factor,
+                tmp,
+            )
             _apply_run(re, im, size, op_qubit[o], matrix, rows)
         else:
-            _dense_rows(op_first[o], r0, rows, op_dim[o], trig_cos, trig_sin, rotation, frequency, pool_start, pool,
-                        dense[0], False)
+            _dense_rows(
+                op_first[o],
+                r0,
+                rows,
+                op_dim[o],
+                trig_cos,
+                trig_sin,
+                rotation,
+                frequency,
+                pool_start,
+                pool,
+                dense[0],
+                False,
+            )
             _apply_dense(re, im, size, op_offsets[o], op_ordered[o], op_qubit[o], dense[0], False, rows, amps)
     for c in range(rows):
         for i in range(size):
@@ -272,9 +330,32 @@ def _forward_chunk(r0, rows, n, kind, op_qubit, op_first, op_last, op_dim, op_of
 
 
 @numba.njit(cache=True, inline="always")
-def _backward_chunk(r0, rows, n, kind, op_qubit, op_first, op_last, op_dim, op_offsets, op_ordered, perm_start,
-                    phase_start, rotation, frequency, pool_start, pool, perm_pool, phase_pool, trig_cos, trig_sin,
-                    states, grads, out, work):
+def _backward_chunk(
+    r0,
+    rows,
+    n,
+    kind,
+    op_qubit,
+    op_first,
+    op_last,
+    op_dim,
+    op_offsets,
+    op_ordered,
+    perm_start,
+    phase_start,
+    rotation,
+    frequency,
+    pool_start,
+    pool,
+    perm_pool,
+    phase_pool,
+    trig_cos,
+    trig_sin,
+    states,
+    grads,
+    out,
+    work,
+):
     size = 1 << n
     buffers, small, prefix, dense, amps, overlaps = work
     sre, sim, scratch_re, scratch_im, lre, lim = buffers[0], buffers[1], buffers[2], buffers[3], buffers[4], buffers[5]
@@ -287,21 +368,26 @@ def _backward_chunk(r0, rows, n, kind, op_qubit, op_first, op_last, op_dim, op_o
         if kind[o] == PERMUTATION:
             start, phased = perm_start[o], phase_start[o] >= 0
             phases = phase_pool[max(phase_start[o], 0) :]
-            _permute(sre, sim, size, perm_pool[start : start + size], phases, phased, scratch_re, scratch_im, True,
-                     rows)
-            _permute(lre, lim, size, perm_pool[start : start + size], phases, phased, scratch_re, scratch_im, True,
-                     rows)
+            _permute(
+                sre, sim, size, perm_pool[start : start + size], phases, phased, scratch_re, scratch_im, True, rows
+            )
+            _permute(
+                lre, lim, size, perm_pool[start : start + size], phases, phased, scratch_re, scratch_im, True, rows
+            )
             continue
         if kind[o] == DENSE:
             f, k = op_first[o], op_qubit[o]
-            _dense_rows(f, r0, rows, op_dim[o], trig_cos, trig_sin, rotation, frequency, pool_start, pool, dense[0],
-                        False)
+            _dense_rows(
+                f, r0, rows, op_dim[o], trig_cos, trig_sin, rotation, frequency, pool_start, pool, dense[0], False
+            )
             _apply_dense(sre, sim, size, op_offsets[o], op_ordered[o], k, dense[0], True, rows, amps)
             if rotation[f] >= 0:
-                _dense_rows(f, r0, rows, op_dim[o], trig_cos, trig_sin, rotation, frequency, pool_start, pool,
-                            dense[1], True)
-                _overlap_dense(lre, lim, sre, sim, size, op_offsets[o], op_ordered[o], k, dense[1], rows, amps,
-                               overlaps)
+                _dense_rows(
+                    f, r0, rows, op_dim[o], trig_cos, trig_sin, rotation, frequency, pool_start, pool, dense[1], True
+                )
+                _overlap_dense(
+                    lre, lim, sre, sim, size, op_offsets[o], op_ordered[o], k, dense[1], rows, amps, overlaps
+                )
                 for c in range(rows):
                     out[r0 + c, rotation[f]] += overlaps[c]
             _apply_dense(lre, lim, size, op_offsets[o], op_ordered[o], k, dense[0], True, rows, amps)
@@ -310,8 +396,7 @@ def _backward_chunk(r0, rows, n, kind, op_qubit, op_first, op_last, op_dim, op_o
         first, last = op_first[o], op_last[o]
         _identity_rows(prefix[0], rows)
         for t in range(last - first):
-            _factor_rows(first + t, r0, rows, trig_cos, trig_sin, rotation, frequency, pool_start, pool, factor,
-                         False)
+            _factor_rows(first + t, r0, rows, trig_cos, trig_sin, rotation, frequency, pool_start, pool, factor, False)
             _mul_rows(factor, prefix[t], prefix[t + 1], rows)
         _dagger_rows(prefix[last - first], matrix, rows)
         _undo_run(sre, sim, lre, lim, size, op_qubit[o], matrix, rows, correlation)
@@ -325,7 +410,9 @@ def _backward_chunk(r0, rows, n, kind, op_qubit, op_first, op_last, op_dim, op_o
                 for c in range(rows):
                     total = 0.0
                     for e in range(4):
-                        total += matrix[2 * e, c] * correlation[2 * e, c] - matrix[2 * e + 1, c] * correlation[2 * e + 1, c]
+                        total += (
+                            matrix[2 * e, c] * correlation[2 * e, c] - matrix[2 * e + 1, c] * correlation[2 * e + 1, c]
+                        )
                     out[r0 + c, rotation[f]] += total
             _factor_rows(f, r0, rows, trig_cos, trig_sin, rotation, frequency, pool_start, pool, factor, False)
             _mul_rows(suffix, factor, tmp, rows)
@@ -333,45 +420,215 @@ def _backward_chunk(r0, rows, n, kind, op_qubit, op_first, op_last, op_dim, op_o
 
 
 @numba.njit(cache=True)
-def _forward_serial(n, kind, op_qubit, op_first, op_last, op_dim, op_offsets, op_ordered, perm_start, phase_start,
-                    rotation, frequency, pool_start, pool, perm_pool, phase_pool, max_run, trig_cos, trig_sin, out):
+def _forward_serial(
+    n,
+    kind,
+    op_qubit,
+    op_first,
+    op_last,
+    op_dim,
+    op_offsets,
+    op_ordered,
+    perm_start,
+    phase_start,
+    rotation,
+    frequency,
+    pool_start,
+    pool,
+    perm_pool,
+    phase_pool,
+    max_run,
+    trig_cos,
+    trig_sin,
+    out,
+):
     work = _workspace(n, max_run)
     for r0 in range(0, len(out), CHUNK):
-        _forward_chunk(r0, min(CHUNK, len(out) - r0), n, kind, op_qubit, op_first, op_last, op_dim, op_offsets,
-                       op_ordered, perm_start, phase_start, rotation, frequency, pool_start, pool, perm_pool,
-                       phase_pool, trig_cos, trig_sin, out, work)
+        _forward_chunk(
+            r0,
+            min(CHUNK, len(out) - r0),
+            n,
+            kind,
+            op_qubit,
+            op_first,
+            op_last,
+            op_dim,
+            op_offsets,
+            op_ordered,
+            perm_start,
+            phase_start,
+            rotation,
+            frequency,
+            pool_start,
+            pool,
+            perm_pool,
+            phase_pool,
+            trig_cos,
+            trig_sin,
+            out,
+            work,
+        )
 
 
 @numba.njit(cache=True, parallel=True)
-def _forward_parallel(n, kind, op_qubit, op_first, op_last, op_dim, op_offsets, op_ordered, perm_start, phase_start,
-                      rotation, frequency, pool_start, pool, perm_pool, phase_pool, max_run, trig_cos, trig_sin, out):
+def _forward_parallel(
+    n,
+    kind,
+    op_qubit,
+    op_first,
+    op_last,
+    op_dim,
+    op_offsets,
+    op_ordered,
+    perm_start,
+    phase_start,
+    rotation,
+    frequency,
+    pool_start,
+    pool,
+    perm_pool,
+    phase_pool,
+    max_run,
+    trig_cos,
+    trig_sin,
+    out,
+):
     for chunk in numba.prange((len(out) + CHUNK - 1) // CHUNK):
         r0 = chunk * CHUNK
-        _forward_chunk(r0, min(CHUNK, len(out) - r0), n, kind, op_qubit, op_first, op_last, op_dim, op_offsets,
-                       op_ordered, perm_start, phase_start, rotation, frequency, pool_start, pool, perm_pool,
-                       phase_pool, trig_cos, trig_sin, out, _workspace(n, max_run))
+        _forward_chunk(
+            r0,
+            min(CHUNK, len(out) - r0),
+            n,
+            kind,
+            op_qubit,
+            op_first,
+            op_last,
+            op_dim,
+            op_offsets,
+            op_ordered,
+            perm_start,
+            phase_start,
+            rotation,
+            frequency,
+            pool_start,
+            pool,
+            perm_pool,
+            phase_pool,
+            trig_cos,
+            trig_sin,
+            out,
+            _workspace(n, max_run),
+        )
 
 
 @numba.njit(cache=True)
-def _backward_serial(n, kind, op_qubit, op_first, op_last, op_dim, op_offsets, op_ordered, perm_start, phase_start,
-                     rotation, frequency, pool_start, pool, perm_pool, phase_pool, max_run, trig_cos, trig_sin,
-                     states, grads, out):
+def _backward_serial(
+    n,
+    kind,
+    op_qubit,
+    op_first,
+    op_last,
+    op_dim,
+    op_offsets,
+    op_ordered,
+    perm_start,
+    phase_start,
+    rotation,
+    frequency,
+    pool_start,
+    pool,
+    perm_pool,
+    phase_pool,
+    max_run,
+    trig_cos,
+    trig_sin,
+    states,
+    grads,
+    out,
+):
     work = _workspace(n, max_run)
     for r0 in range(0, len(out), CHUNK):
-        _backward_chunk(r0, min(CHUNK, len(out) - r0), n, kind, op_qubit, op_first, op_last, op_dim, op_offsets,
-                        op_ordered, perm_start, phase_start, rotation, frequency, pool_start, pool, perm_pool,
-                        phase_pool, trig_cos, trig_sin, states, grads, out, work)
+        _backward_chunk(
+            r0,
+            min(CHUNK, len(out) - r0),
+            n,
+            kind,
+            op_qubit,
+            op_first,
+            op_last,
+            op_dim,
+            op_offsets,
+            op_ordered,
+            perm_start,
+            phase_start,
+            rotation,
+            frequency,
+            pool_start,
+            pool,
+            perm_pool,
+            phase_pool,
+            trig_cos,
+            trig_sin,
+            states,
+            grads,
+            out,
+            work,
+        )
 
 
 @numba.njit(cache=True, parallel=True)
-def _backward_parallel(n, kind, op_qubit, op_first, op_last, op_dim, op_offsets, op_ordered, perm_start,
-                       phase_start, rotation, frequency, pool_start, pool, perm_pool, phase_pool, max_run, trig_cos,
-                       trig_sin, states, grads, out):
+def _backward_parallel(
+    n,
+    kind,
+    op_qubit,
+    op_first,
+    op_last,
+    op_dim,
+    op_offsets,
+    op_ordered,
+    perm_start,
+    phase_start,
+    rotation,
+    frequency,
+    pool_start,
+    pool,
+    perm_pool,
+    phase_pool,
+    max_run,
+    trig_cos,
+    trig_sin,
+    states,
+    grads,
+    out,
+):
     for chunk in numba.prange((len(out) + CHUNK - 1) // CHUNK):
         r0 = chunk * CHUNK
-        _backward_chunk(r0, min(CHUNK, len(out) - r0), n, kind, op_qubit, op_first, op_last, op_dim, op_offsets,
-                        op_ordered, perm_start, phase_start, rotation, frequency, pool_start, pool, perm_pool,
-                        phase_pool, trig_cos, trig_sin, states, grads, out, _workspace(n, max_run))
+        _backward_chunk(
+            r0,
+            min(CHUNK, len(out) - r0),
+            n,
+            kind,
+            op_qubit,
+            op_first,
+            op_last,
+            op_dim,
+            op_offsets,
+            op_ordered,
+            perm_start,
+            phase_start,
+            rotation,
+            frequency,
+            pool_start,
+            pool,
+            perm_pool,
+            phase_pool,
+            trig_cos,
+            trig_sin,
+            states,
+            grads,
+            out,
+            _workspace(n, max_run),
+        )
 
 
 class Program:
@@ -459,9 +716,25 @@ class Program:
         phases = [p for p in self._phases if p is not None]
         phase_pool = np.concatenate(phases) if phases else np.zeros(1, dtype=np.complex128)
         max_run = max((op[3] - op[2] for op in self._ops if op[0] == RUN), default=1)
-        program = (self.n_qubits, kind, op_qubit, op_first, op_last, op_dim, op_offsets, op_ordered, perm_start,
-                   phase_start, factors[:, 0].astype(np.int64), factors[:, 1].copy(), factors[:, 2].astype(np.int64),
-                   pool, perm_pool, phase_pool, max_run)
+        program = (
+            self.n_qubits,
+            kind,
+            op_qubit,
+            op_first,
+            op_last,
+            op_dim,
+            op_offsets,
+            op_ordered,
+            perm_start,
+            phase_start,
+            factors[:, 0].astype(np.int64),
+            factors[:, 1].copy(),
+            factors[:, 2].astype(np.int64),
+            pool,
+            perm_pool,
+            phase_pool,
+            max_run,
+        )
         trig = np.array(self._rotations, dtype=np.float64).reshape(-1, 2)
         return program, trig[:, 0].astype(np.int64), trig[:, 1]
 
@@ -486,8 +759,13 @@ class Program:
         program, columns, _ = self.arrays()
         per_rotation = np.zeros((len(angles), len(columns)))
         kernel = _backward_parallel if states.size >= PARALLEL_MIN else _backward_serial
-        kernel(*program, *self._trig(angles), np.ascontiguousarray(states, dtype=np.complex128),
-               np.ascontiguousarray(grads, dtype=np.complex128), per_rotation)
+        kernel(
+            *program,
+            *self._trig(angles),
+            np.ascontiguousarray(states, dtype=np.complex128),
+            np.ascontiguousarray(grads, dtype=np.complex128),
+            per_rotation,
+        )
         out = np.zeros(angles.shape)
         np.add.at(out, (slice(None), columns), per_rotation)
         return out

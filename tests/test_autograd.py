@@ -59,8 +59,16 @@ def layer_function(layer: Hybrid):
 @pytest.mark.parametrize("readout", ["p1", "z"])
 def test_gradcheck_entangling_circuit(readout, diff_method):
     qc, inputs, weights = entangling_circuit()
-    layer = Hybrid("analytic", circuit=qc, inputs=inputs, weights=weights, readout=readout, qubits=[0, 2], seed=3,
-                   diff_method=diff_method)
+    layer = Hybrid(
+        "analytic",
+        circuit=qc,
+        inputs=inputs,
+        weights=weights,
+        readout=readout,
+        qubits=[0, 2],
+        seed=3,
+        diff_method=diff_method,
+    )
     x = torch.randn(4, 2, dtype=torch.float64, requires_grad=True)
     w = layer.weights.detach().clone().requires_grad_()
     assert torch.autograd.gradcheck(layer_function(layer), (x, w))

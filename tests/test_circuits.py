@@ -78,7 +78,9 @@ def test_non_differentiable_or_complex_angles_rejected(angle, message):
         lambda qc, a, b: qc.u(a, b, 0.2, 0),
         lambda qc, a, b: qc.r(a, b, 1),
         lambda qc, a, b: qc.append(__import__("qiskit.circuit.library", fromlist=["U2Gate"]).U2Gate(a, b), [0]),
-        lambda qc, a, b: qc.append(__import__("qiskit.circuit.library", fromlist=["XXPlusYYGate"]).XXPlusYYGate(a, b), [0, 1]),
+        lambda qc, a, b: qc.append(
+            __import__("qiskit.circuit.library", fromlist=["XXPlusYYGate"]).XXPlusYYGate(a, b), [0, 1]
+        ),
     ],
     ids=["crx", "cry", "crz", "cp", "cu", "u", "r", "u2", "xx_plus_yy"],
 )

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-import hqnn.resources as resources
 from hqnn.config import RunConfig
 from hqnn.resources import (
     GIB,
@@ -56,14 +55,22 @@ PEAK = textwrap.dedent(
 
 
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux's resettable VmHWM")
-@pytest.mark.parametrize("backend, shots, n_qubits, batch", [("analytic", "-", 12, 256), ("emulator", "1000", 8, 64)],
-                         ids=["reverse mode", "emulator rows"])
+@pytest.mark.parametrize(
+    "backend, shots, n_qubits, batch",
+    [("analytic", "-", 12, 256), ("emulator", "1000", 8, 64)],
+    ids=["reverse mode", "emulator rows"],
+)
 def test_estimate_covers_the_measured_peak(backend, shots, n_qubits, batch):
     """The estimate is the layer's real peak (RSS high-water mark of a fresh process), within a factor of 3."""
     # Large blocks straight from (and back to) the kernel, so the high-water mark is what the batch holds at once.
     env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}
-    run = subprocess.run([sys.executable, "-c", PEAK, backend, shots, str(n_qubits), str(batch)], capture_output=True,
-                         text=True, timeout=300, env=env)
+    run = subprocess.run(
+        [sys.executable, "-c", PEAK, backend, shots, str(n_qubits), str(batch)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     peak, estimate = map(int, run.stdout.split())
     assert peak <= estimate <= 3 * peak, (peak, estimate)
@@ -80,7 +87,9 @@ def test_available_memory_is_positive_and_at_most_meminfo():
 
 def test_check_fits_and_largest_fitting():
     check_fits("a layer", 10, 10, "fine")
-    with pytest.raises(ResourceError, match=r"a layer needs ~2\.0 GiB of memory, this machine has 1\.0 GiB available: try 3"):
+    with pytest.raises(
+        ResourceError, match=r"a layer needs ~2\.0 GiB of memory, this machine has 1\.0 GiB available: try 3"
+    ):
         check_fits("a layer", 2 * GIB, GIB, "try 3")
     assert largest_fitting(lambda v: 10 * v, 95, below=1000) == 9
     assert largest_fitting(lambda v: 10 * v, 5, below=1000) is None
@@ -89,12 +98,30 @@ def test_check_fits_and_largest_fitting():
 @pytest.mark.parametrize(
     "config, message",
     [
-        (RunConfig(qubits=30), r"--qubits 30 \(the statevector simulation\) needs ~32\.\d GiB .* 8\.0 GiB available: the largest that fits is --qubits 27"),
-        (RunConfig(digits=TEN, qubits=18, batch_size=16, backend="emulator"), r"--qubits 18 .*the largest that fits is --qubits 15"),
-        (RunConfig(shots=10**12), r"--shots 1000000000000 \(Aer's shot sampling\) needs ~119,\d+\.\d GiB .*the largest that fits is --shots 6\d{7}"),
-        (RunConfig(ddp=64), r"--ddp 64 starts 64 training processes but this machine has 4 usable cores: the largest that fits is --ddp 4"),
-        (RunConfig(ddp=4, digits=TEN, qubits=17, batch_size=16, backend="analytic"), r"--ddp 4 \(3\.\d GiB per process\) .*the largest that fits is --ddp 2"),
-        (RunConfig(digits=TEN, qubits=2, batch_size=10**8, backend="analytic"), r"even --qubits 1 does not fit: lower --batch-size"),
+        (
+            RunConfig(qubits=30),
+            r"--qubits 30 \(the statevector simulation\) needs ~32\.\d GiB .* 8\.0 GiB available: the largest that fits is --qubits 27",
+        ),
+        (
+            RunConfig(digits=TEN, qubits=18, batch_size=16, backend="emulator"),
+            r"--qubits 18 .*the largest that fits is --qubits 15",
+        ),
+        (
+            RunConfig(shots=10**12),
+            r"--shots 1000000000000 \(Aer's shot sampling\) needs ~119,\d+\.\d GiB .*the largest that fits is --shots 6\d{7}",
+        ),
+        (
+            RunConfig(ddp=64),
+            r"--ddp 64 starts 64 training processes but this machine has 4 usable cores: the largest that fits is --ddp 4",
+        ),
+        (
+            RunConfig(ddp=4, digits=TEN, qubits=17, batch_size=16, backend="analytic"),
+            r"--ddp 4 \(3\.\d GiB per process\) .*the largest that fits is --ddp 2",
+        ),
+        (
+            RunConfig(digits=TEN, qubits=2, batch_size=10**8, backend="analytic"),
+            r"even --qubits 1 does not fit: lower --batch-size",
+        ),
     ],
 )
 def test_check_run_names_the_flag_and_the_largest_value(config, message):
@@ -104,7 +131,9 @@ def test_check_run_names_the_flag_and_the_largest_value(config, message):
 
 def test_check_run_passes_what_fits():
     check_run(RunConfig(), available=8 * GIB, cores=1)
-    check_run(RunConfig(shots=10**12, backend="emulator"), available=8 * GIB, cores=1)  # binomial draws: no per-shot memory
+    check_run(
+        RunConfig(shots=10**12, backend="emulator"), available=8 * GIB, cores=1
+    )  # binomial draws: no per-shot memory
     check_run(RunConfig(digits=TEN, qubits=4, batch_size=16, backend="emulator", ddp=2), available=8 * GIB, cores=2)
 
 
@@ -116,8 +145,11 @@ def test_layer_refuses_a_job_that_cannot_fit_and_names_the_largest_batch():
     with pytest.raises(ResourceError, match=r"a batch of 1 needs ~119\.\d GiB.*even one sample does not fit"):
         Hybrid("aer", 10**9)
     layer = Hybrid("analytic", None, **angle_encoder(16).hybrid_kwargs(), max_memory=GIB)
-    with pytest.raises(ResourceError, match=r"a batch of 4096 needs ~24\.0 GiB, max_memory is 1\.0 GiB: split it into "
-                                            r"batches of at most 170, or raise max_memory"):
+    with pytest.raises(
+        ResourceError,
+        match=r"a batch of 4096 needs ~24\.0 GiB, max_memory is 1\.0 GiB: split it into "
+        r"batches of at most 170, or raise max_memory",
+    ):
         layer(torch.zeros(4096, 16))
     assert layer(torch.zeros(170, 16)).shape == (170, 16)
     layer.max_memory = 32 * GIB  # raised: the check passes (the batch itself is not run here)

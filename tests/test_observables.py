@@ -49,28 +49,35 @@ def test_parity_is_one_line_and_matches_the_closed_form():
 
     qc = circuit()["circuit"]
     expected = [
-        Statevector(qc.assign_parameters({p: v for p, v in zip(qc.parameters, [w[0], *row])})).expectation_value(
-            SparsePauliOp("ZZ")).real
+        Statevector(qc.assign_parameters({p: v for p, v in zip(qc.parameters, [w[0], *row])}))
+        .expectation_value(SparsePauliOp("ZZ"))
+        .real
         for row in x.numpy()
     ]
     np.testing.assert_allclose(layer(x).detach().numpy()[:, 0], expected, atol=1e-12)
 
 
-@pytest.mark.parametrize("observable, message", [
-    ("ZZZ", "acts on 3 qubits but the circuit has 2"),
-    (SparsePauliOp(["XY"], [1j]), "not Hermitian"),
-    ("AB", "not a Pauli operator"),
-])
+@pytest.mark.parametrize(
+    "observable, message",
+    [
+        ("ZZZ", "acts on 3 qubits but the circuit has 2"),
+        (SparsePauliOp(["XY"], [1j]), "not Hermitian"),
+        ("AB", "not a Pauli operator"),
+    ],
+)
 def test_bad_observables_rejected(observable, message):
     with pytest.raises(ValueError, match=message):
         Hybrid("analytic", None, **circuit(), observables=[observable])
 
 
-@pytest.mark.parametrize("interpret, output_shape, message", [
-    (lambda b: b + 1, 4, r"interpret\(3\) returned class 4, outside \[0, 4\)"),
-    (lambda b: -1, None, "returned class -1"),
-    (lambda b: 0.5, 2, "must return a class index"),
-])
+@pytest.mark.parametrize(
+    "interpret, output_shape, message",
+    [
+        (lambda b: b + 1, 4, r"interpret\(3\) returned class 4, outside \[0, 4\)"),
+        (lambda b: -1, None, "returned class -1"),
+        (lambda b: 0.5, 2, "must return a class index"),
+    ],
+)
 def test_bad_interpret_rejected(interpret, output_shape, message):
     with pytest.raises(ValueError, match=message):
         Hybrid("analytic", None, **circuit(), readout="probabilities", interpret=interpret, output_shape=output_shape)
@@ -79,16 +86,18 @@ def test_bad_interpret_rejected(interpret, output_shape, message):
 def test_probabilities_and_interpret_classes_sum_to_one():
     x = torch.rand(5, 2, dtype=torch.float64)
     full = Hybrid("analytic", None, **circuit(), readout="probabilities", seed=1)
-    parity = Hybrid("analytic", None, **circuit(), readout="probabilities", interpret=lambda b: bin(b).count("1") % 2,
-                    seed=1)
+    parity = Hybrid(
+        "analytic", None, **circuit(), readout="probabilities", interpret=lambda b: bin(b).count("1") % 2, seed=1
+    )
     p = full(x)
     assert p.shape == (5, 4) and parity(x).shape == (5, 2)
     torch.testing.assert_close(p.sum(1), torch.ones(5, dtype=torch.float64))
     torch.testing.assert_close(parity(x)[:, 1], p[:, 1] + p[:, 2])
 
 
-@pytest.mark.parametrize("make", [lambda: AerSimulator(), lambda: AerSamplerV2(), lambda: "emulator"],
-                         ids=["aer", "aer-sampler", "emulator"])
+@pytest.mark.parametrize(
+    "make", [lambda: AerSimulator(), lambda: AerSamplerV2(), lambda: "emulator"], ids=["aer", "aer-sampler", "emulator"]
+)
 def test_one_job_for_every_setting_row_and_shift(make, count_calls):
     backend = make()
     layer = Hybrid(backend, 200, **circuit(), observables=["XZ", "ZZ", "YI"], seed=2)
@@ -150,8 +159,9 @@ def test_statevector_estimator_is_exact_and_one_pub(monkeypatch):
     run = estimator.run
     monkeypatch.setattr(estimator, "run", lambda pubs, **kw: calls.append(len(pubs)) or run(pubs, **kw))
     layer = Hybrid(estimator, None, **circuit(), observables=["XZ", SparsePauliOp(["ZZ", "YI"], [0.3, -1.0])], seed=4)
-    reference = Hybrid("analytic", None, **circuit(), observables=["XZ", SparsePauliOp(["ZZ", "YI"], [0.3, -1.0])],
-                       seed=4)
+    reference = Hybrid(
+        "analytic", None, **circuit(), observables=["XZ", SparsePauliOp(["ZZ", "YI"], [0.3, -1.0])], seed=4
+    )
     x = torch.rand(6, 2, dtype=torch.float64, requires_grad=True)
     out = layer(x)
     out.sum().backward()

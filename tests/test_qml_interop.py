@@ -54,14 +54,28 @@ def rotations():
 
 def estimator_qnn(build, observables=None):
     circuit, inputs, weights = build()
-    return EstimatorQNN(circuit=circuit, estimator=StatevectorEstimator(), observables=observables,
-                        input_params=inputs, weight_params=weights, input_gradients=True, default_precision=0.0)
+    return EstimatorQNN(
+        circuit=circuit,
+        estimator=StatevectorEstimator(),
+        observables=observables,
+        input_params=inputs,
+        weight_params=weights,
+        input_gradients=True,
+        default_precision=0.0,
+    )
 
 
 def sampler_qnn(build, interpret=None, output_shape=None):
     circuit, inputs, weights = build()
-    return SamplerQNN(circuit=circuit, sampler=ExactSampler(), input_params=inputs, weight_params=weights,
-                      interpret=interpret, output_shape=output_shape, input_gradients=True)
+    return SamplerQNN(
+        circuit=circuit,
+        sampler=ExactSampler(),
+        input_params=inputs,
+        weight_params=weights,
+        interpret=interpret,
+        output_shape=output_shape,
+        input_gradients=True,
+    )
 
 
 CASES = {

@@ -28,8 +28,12 @@ def test_no_shifted_angles_means_base_rows_only():
 
 
 @settings(max_examples=60, deadline=None)
-@given(shift=st.floats(0.05, 3.09), amp=st.floats(-2, 2), phase=st.floats(-3, 3),
-       g=st.lists(st.floats(-5, 5), min_size=3, max_size=3))
+@given(
+    shift=st.floats(0.05, 3.09),
+    amp=st.floats(-2, 2),
+    phase=st.floats(-3, 3),
+    g=st.lists(st.floats(-5, 5), min_size=3, max_size=3),
+)
 def test_shift_rule_exact_for_sinusoids_any_shift(shift, amp, phase, g):
     """f(γ) = c + a·sin(γ + φ) per angle: the two-term rule is exact for every s with sin s ≠ 0."""
     plan = ShiftPlan(3, shift)

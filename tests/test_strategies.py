@@ -1,7 +1,6 @@
 """The project's proof: exact paths agree to 1e-10 (float64) across strategies — closed form, shift rule (on the
 numba kernel, the torch statevector and Aer) and reverse mode — and each layer's strategy is chosen once."""
 
-import numpy as np
 import pytest
 import torch
 from qiskit import QuantumCircuit
@@ -31,6 +30,7 @@ ATOL = 1e-10
 
 def jacobians(layer: Hybrid, x: torch.Tensor):
     """Values, d/dx (B, n_out, B, n_in) and d/dweights of ``layer`` at ``x``."""
+
     def f(a, w):
         return torch.func.functional_call(layer, {"weights": w}, (a,))
 

@@ -95,8 +95,9 @@ class AerExecutor(Executor):
             **self._options,
         )
         features = [
-            counts_features([r.data.counts for r in results[i * experiments : (i + 1) * experiments]],
-                            setting, copies, self.shots)[:rows]
+            counts_features(
+                [r.data.counts for r in results[i * experiments : (i + 1) * experiments]], setting, copies, self.shots
+            )[:rows]
             for i, setting in enumerate(settings)
         ]
         return to_device(np.concatenate(features, axis=1), angles)
@@ -134,7 +135,9 @@ def counts_features(counts: list[dict], setting: Setting, copies: int, shots: in
     experiment = np.repeat(np.arange(len(counts)), sizes)
     totals = np.bincount(experiment, weights=hits, minlength=len(counts))
     if np.any(sizes == 0) or np.any(totals != shots):
-        raise RuntimeError(f"Aer returned {totals.min():.0f}..{totals.max():.0f} shots per experiment, expected {shots}")
+        raise RuntimeError(
+            f"Aer returned {totals.min():.0f}..{totals.max():.0f} shots per experiment, expected {shots}"
+        )
     m = len(setting.qubits)
     per_copy = [
         setting.from_counts((keys >> (c * m)) & ((1 << m) - 1), hits, experiment, len(counts), shots)

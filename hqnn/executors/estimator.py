@@ -27,8 +27,14 @@ class EstimatorExecutor(Executor):
     names one) is the device the circuit is transpiled to; observables follow its layout.
     """
 
-    def __init__(self, spec: CircuitSpec, estimator: BaseEstimatorV2, shots: int | None = None,
-                 seed: SeedLike = None, backend: BackendV2 | None = None):
+    def __init__(
+        self,
+        spec: CircuitSpec,
+        estimator: BaseEstimatorV2,
+        shots: int | None = None,
+        seed: SeedLike = None,
+        backend: BackendV2 | None = None,
+    ):
         super().__init__(spec, shots, seed)
         if not isinstance(estimator, BaseEstimatorV2):
             raise TypeError(f"estimator must be a qiskit BaseEstimatorV2, got {type(estimator).__name__}")

@@ -34,8 +34,9 @@ DIFF_METHODS = ("auto", "shift", "reverse", "closed-form")
 __all__ = ["BACKEND_NAMES", "DIFF_METHODS", "ClosedForm", "ReverseMode", "ShiftRule", "Strategy", "choose_strategy"]
 
 
-def choose_strategy(backend, spec: CircuitSpec, shots: int | None, shift: float, seed: SeedLike = None,
-                    diff_method: str = "auto") -> Strategy:
+def choose_strategy(
+    backend, spec: CircuitSpec, shots: int | None, shift: float, seed: SeedLike = None, diff_method: str = "auto"
+) -> Strategy:
     """The strategy (and its executor) for ``backend``: a name in ``BACKEND_NAMES``, an Aer backend, a Qiskit
     ``BaseSamplerV2`` or ``BaseEstimatorV2``, another ``BackendV2`` (a fake device, simulated by
     :func:`~hqnn.executors.device_simulator`), or an :class:`~hqnn.executors.Executor` (shift rule on it).
@@ -60,7 +61,9 @@ def choose_strategy(backend, spec: CircuitSpec, shots: int | None, shift: float,
         executor = AerExecutor(spec, shots=shots, seed=seed) if name == "aer" else EmulatorExecutor(spec, shots, seed)
         return _shift_only(ShiftRule(executor, shift), diff_method, f"backend {name!r} with shots")
     if isinstance(backend, BaseSamplerV2):
-        return _shift_only(ShiftRule(SamplerExecutor(spec, backend, shots=shots, seed=seed), shift), diff_method, "a sampler")
+        return _shift_only(
+            ShiftRule(SamplerExecutor(spec, backend, shots=shots, seed=seed), shift), diff_method, "a sampler"
+        )
     if isinstance(backend, BaseEstimatorV2):
         executor = EstimatorExecutor(spec, backend, shots=shots, seed=seed)
         return _shift_only(ShiftRule(executor, shift), diff_method, "an estimator")

@@ -35,8 +35,9 @@ class Strategy(ABC):
         self.handle = register(self)
 
     @abstractmethod
-    def evaluate(self, gamma: torch.Tensor, need_inputs: bool, need_weights: bool
-                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def evaluate(
+        self, gamma: torch.Tensor, need_inputs: bool, need_weights: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Values (B, n_out) and, if a gradient is needed, the Jacobian by the angles the needed parameters
         reach (other columns may be zero); otherwise None. Runs without autograd."""
 
