@@ -144,3 +144,20 @@ def pennylane_layer(n_qubits: int):
         return [qml.expval(qml.PauliZ(q)) for q in range(n_qubits)]
 
     return lambda x, w: torch.stack(circuit(x, w), -1)
+
+
+def zz_real_amplitudes_qnn(estimator):
+    """qiskit-machine-learning's canonical model: ``zz_feature_map(2)`` then ``real_amplitudes(2)``, ⟨Z⊗Z⟩."""
+    from qiskit.circuit.library import real_amplitudes, zz_feature_map
+    from qiskit_machine_learning.gradients import ParamShiftEstimatorGradient
+    from qiskit_machine_learning.neural_networks import EstimatorQNN
+
+    features, ansatz = zz_feature_map(2), real_amplitudes(2)
+    return EstimatorQNN(
+        circuit=features.compose(ansatz),
+        estimator=estimator,
+        input_params=list(features.parameters),
+        weight_params=list(ansatz.parameters),
+        gradient=ParamShiftEstimatorGradient(estimator),
+        input_gradients=True,
+    )

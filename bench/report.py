@@ -148,6 +148,13 @@ def report(path: str | Path) -> str:
         "",
         *scale_table(runs),
         "",
+        "## qiskit-machine-learning's zz_feature_map + real_amplitudes model, B = 64, 1000 shots (group `qml-model`)",
+        "",
+        "TorchConnector + EstimatorQNN on Aer's EstimatorV2 (precision 1/√1000), against the same QNN moved to hqnn "
+        "with `from_qnn` on an AerSimulator (1000 real shots, one job per forward + backward).",
+        "",
+        *simple_table(runs, "qml-model", ("qml-model", "qiskit-machine-learning", 64)),
+        "",
         "## Analytic at B = 10^6 (group `million`)",
         "",
         *simple_table(runs, "million", ("million", "torch-sin-cos", 1_000_000, "float64")),

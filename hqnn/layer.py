@@ -108,7 +108,7 @@ class Hybrid(nn.Module):
                 f"got {tuple(x.shape)}"
             )
         lead = x.shape[:-1]
-        flat = x.reshape(-1, spec.n_inputs)
+        flat = x.reshape(lead.numel(), spec.n_inputs)
         if not len(flat):  # an empty batch: empty outputs, still attached to x
             return (flat @ flat.new_zeros(spec.n_inputs, spec.n_outputs)).reshape(*lead, spec.n_outputs)
         if not torch.compiler.is_compiling():

@@ -192,3 +192,14 @@ def test_custom_circuit_arguments_checked():
     with pytest.raises(ValueError, match="brings its own circuit"):
         Hybrid(executor, circuit=QuantumCircuit(1))
     assert Hybrid(executor).strategy.executor is executor
+
+
+def test_circuit_without_inputs_takes_empty_feature_vectors():
+    from qiskit.circuit.library import n_local
+
+    circuit = n_local(2, "ry", "crx", reps=1)  # controlled rotations: rewritten exactly
+    layer = Hybrid("analytic", None, circuit=circuit, inputs=[], weights=list(circuit.parameters), readout="z")
+    out = layer(torch.zeros(3, 0))
+    assert out.shape == (3, 2)
+    out.sum().backward()
+    assert layer.weights.grad.shape == (5,) and torch.isfinite(layer.weights.grad).all()
