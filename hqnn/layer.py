@@ -16,7 +16,7 @@ from .executors import Executor
 from .randomness import SeedLike
 from .resources import MIB, ResourceError, available_bytes, format_bytes, largest_fitting
 from .strategies import Strategy, choose_strategy
-from .strategies.base import check_finite
+from .autograd import check_finite
 
 
 #: Batches whose estimated peak memory is below this are not checked (no system query on the hot path).
@@ -117,6 +117,8 @@ class Hybrid(nn.Module):
             self.check_memory(len(flat), flat.device)
         grad = torch.is_grad_enabled()
         gamma = spec.angle_map(flat, self.weights)
+        if not spec.angle_map.affine and not torch.compiler.is_compiling():  # finite in, NaN out: e.g. log(−1)
+            check_finite(gamma, "circuit angles")
         out = self.strategy(gamma, grad and x.requires_grad, grad and self.weights.requires_grad)
         return out.to(x.dtype).reshape(*lead, spec.n_outputs)
 

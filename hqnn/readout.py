@@ -18,6 +18,8 @@ from .constants import TensorCache
 PER_QUBIT = ("p1", "z")
 #: Every ``readout=`` a layer takes; observables are passed as ``observables=[...]`` instead.
 READOUTS = (*PER_QUBIT, "probabilities")
+#: Parity features of settings with at most this many measured bits are read from a dense table of counts.
+DENSE_OUTCOME_BITS = 12
 #: Imaginary parts of Pauli coefficients below this are rounding, above it the operator is not Hermitian.
 HERMITIAN_ATOL = 1e-12
 
@@ -31,15 +33,18 @@ class Setting:
     qubits: tuple[int, ...]
     basis: str
     masks: np.ndarray | None
+    _signs: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def n_features(self) -> int:
         return 2 ** len(self.qubits) if self.masks is None else len(self.masks)
 
     def signs(self) -> np.ndarray:
-        """(2**m, F): the parity features' value ±1 for each outcome (parity settings only)."""
-        outcomes = np.arange(2 ** len(self.qubits), dtype=np.int64)
-        return parity_signs(outcomes, self.masks)
+        """(2**m, F): the parity features' value ±1 for each outcome (parity settings only; computed once)."""
+        if self._signs is None:
+            outcomes = np.arange(2 ** len(self.qubits), dtype=np.int64)
+            object.__setattr__(self, "_signs", parity_signs(outcomes, self.masks))
+        return self._signs
 
     def from_distribution(self, probabilities: torch.Tensor, constants: TensorCache) -> torch.Tensor:
         """Features (R, F) from outcome probabilities or frequencies (R, 2**m)."""
@@ -53,19 +58,17 @@ class Setting:
     ) -> np.ndarray:
         """Features (E, F): the mean over each experiment's ``shots`` of its ``outcomes`` (N,) seen ``hits`` times.
 
-        ``experiment`` (N,) says which experiment each outcome belongs to.
+        ``experiment`` (N,) says which experiment each outcome belongs to. Up to ``DENSE_OUTCOME_BITS`` measured
+        bits the counts become an (E, 2**m) table first (one bincount, one matrix product).
         """
-        if self.masks is None:
-            size = 2 ** len(self.qubits)
-            flat = np.bincount(experiment * size + outcomes, weights=hits, minlength=n_experiments * size)
-            return flat.reshape(n_experiments, size) / shots
+        size = 2 ** len(self.qubits)
+        if self.masks is None or len(self.qubits) <= DENSE_OUTCOME_BITS:
+            table = np.bincount(experiment * size + outcomes, weights=hits, minlength=n_experiments * size)
+            frequencies = table.reshape(n_experiments, size) / shots
+            return frequencies if self.masks is None else frequencies @ self.signs()
         weighted = parity_signs(outcomes, self.masks) * hits[:, None]
-        return (
-            np.stack(
-                [np.bincount(experiment, weights=column, minlength=n_experiments) for column in weighted.T], axis=1
-            ).reshape(n_experiments, -1)
-            / shots
-        )
+        columns = [np.bincount(experiment, weights=column, minlength=n_experiments) for column in weighted.T]
+        return np.stack(columns, axis=1).reshape(n_experiments, -1) / shots
 
 
 @dataclass(frozen=True, eq=False)

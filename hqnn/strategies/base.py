@@ -61,10 +61,3 @@ class Strategy(ABC):
 
     def __repr__(self) -> str:
         return type(self).__name__
-
-
-def check_finite(tensor: torch.Tensor, what: str) -> None:
-    """Raise ``ValueError`` if ``tensor`` holds NaN or inf."""
-    # A finite sum proves every term finite (NaN and inf propagate); only an overflowing sum needs the full scan.
-    if not (torch.isfinite(tensor.sum()) or torch.isfinite(tensor).all()):
-        raise ValueError(f"{what} contain NaN or inf; check the layer before it (learning rate, inputs)")

@@ -10,7 +10,7 @@ import torch
 
 from ..circuits import CircuitSpec
 from ..randomness import ShotStream
-from .base import Strategy, check_finite
+from .base import Strategy
 
 
 class ClosedForm(Strategy):
@@ -26,7 +26,6 @@ class ClosedForm(Strategy):
         self._scale = -2.0 if spec.readout.kind == "z" else 1.0
 
     def evaluate(self, gamma, need_inputs, need_weights):
-        check_finite(gamma, "circuit angles")
         form, need = self.spec.closed_form, need_inputs or need_weights
         if self.shots is None:
             p1, slope = form.p1(gamma), (form.slope(gamma) if need else None)

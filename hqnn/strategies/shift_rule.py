@@ -7,7 +7,7 @@ import torch
 
 from ..executors.base import Executor
 from ..shift import ShiftPlan
-from .base import Strategy, check_finite
+from .base import Strategy
 
 
 class ShiftRule(Strategy):
@@ -19,7 +19,6 @@ class ShiftRule(Strategy):
         self.plan = ShiftPlan(executor.spec.n_angles, shift)
 
     def evaluate(self, gamma, need_inputs, need_weights):
-        check_finite(gamma, "circuit angles")
         shifted = self.shifted(need_inputs, need_weights)
         need = need_inputs or need_weights
         rows = self.plan.rows(gamma, shifted) if need else gamma
