@@ -27,11 +27,15 @@ _D = 1 << MAX_DENSE_QUBITS
 
 
 # --- 2×2 matrices of a chunk's rows, as 8 real rows: m00 re, im, m01 re, im, m10 re, im, m11 re, im -------------
+# ``factors`` bundles how a factor's matrix is made for a row: (trig_cos, trig_sin, rotation, frequency,
+# pool_start, pool) — cos and sin of f·γ per row and rotation, each factor's rotation index (−1: constant), its
+# frequency, and where its matrices start in the pool.
 
 
 @numba.njit(cache=True, inline="always")
-def _factor_rows(f, r0, rows, trig_cos, trig_sin, rotation, frequency, pool_start, pool, out, derivative):
+def _factor_rows(f, r0, rows, factors, out, derivative):
     """Factor f (2×2) for rows r0 … r0 + rows − 1 into ``out`` (8, CHUNK), or its derivative by its angle."""
+    trig_cos, trig_sin, rotation, frequency, pool_start, pool = factors
     start, k = pool_start[f], rotation[f]
     for e in range(4):
         a = pool[start + e]
@@ -80,6 +84,16 @@ def _identity_rows(out, rows):
     for e in range(8):
         for c in range(rows):
             out[e, c] = 1.0 if e == 0 or e == 6 else 0.0
+
+
+@numba.njit(cache=True, inline="always")
+def _run_matrix(first, last, r0, rows, factors, out, factor, tmp):
+    """A run's product F_m … F_1 (factors ``first`` … ``last`` − 1) per row into ``out`` (8, CHUNK)."""
+    _factor_rows(first, r0, rows, factors, out, False)
+    for f in range(first + 1, last):
+        _factor_rows(f, r0, rows, factors, factor, False)
+        _mul_rows(factor, out, tmp, rows)
+        out[:, :rows] = tmp[:, :rows]
 
 
 @numba.njit(cache=True, inline="always")
@@ -144,8 +158,9 @@ def _base(b, ordered, k):
 
 
 @numba.njit(cache=True, inline="always")
-def _dense_rows(f, r0, rows, d, trig_cos, trig_sin, rotation, frequency, pool_start, pool, out, derivative):
+def _dense_rows(f, r0, rows, d, factors, out, derivative):
     """A dense factor's d×d matrix per row into ``out`` (CHUNK, d, d) complex, or its derivative."""
+    trig_cos, trig_sin, rotation, frequency, pool_start, pool = factors
     start, k, size = pool_start[f], rotation[f], d * d
     for c in range(rows):
         for e in range(size):
@@ -217,18 +232,9 @@ def _permute(re, im, size, source, phase, phased, scratch_re, scratch_im, adjoin
 
 
 # --- a chunk of rows: forward and backward ------------------------------------------------------------------------
-
-
-@numba.njit(cache=True, inline="always")
-def _run_matrix(
-    o, r0, rows, op_first, op_last, trig_cos, trig_sin, rotation, frequency, pool_start, pool, out, factor, tmp
-):
-    """The run's product F_m … F_1 per row into ``out`` (8, CHUNK)."""
-    _factor_rows(op_first[o], r0, rows, trig_cos, trig_sin, rotation, frequency, pool_start, pool, out, False)
-    for f in range(op_first[o] + 1, op_last[o]):
-        _factor_rows(f, r0, rows, trig_cos, trig_sin, rotation, frequency, pool_start, pool, factor, False)
-        _mul_rows(factor, out, tmp, rows)
-        out[:, :rows] = tmp[:, :rows]
+# ``ops`` bundles the operations: (n, kind, op_qubit (the qubit of a run, the arity of a dense gate), op_first,
+# op_last (factor range), op_dim, op_offsets, op_ordered (dense gates), perm_start, phase_start, perm_pool,
+# phase_pool (permutations), max_run).
 
 
 @numba.njit(cache=True)
@@ -242,30 +248,27 @@ def _workspace(n, max_run):
 
 
 @numba.njit(cache=True, inline="always")
-def _forward_chunk(
-    r0,
-    rows,
-    n,
-    kind,
-    op_qubit,
-    op_first,
-    op_last,
-    op_dim,
-    op_offsets,
-    op_ordered,
-    perm_start,
-    phase_start,
-    rotation,
-    frequency,
-    pool_start,
-    pool,
-    perm_pool,
-    phase_pool,
-    trig_cos,
-    trig_sin,
-    out,
-    work,
-):
+def _permute_op(o, ops, re, im, scratch_re, scratch_im, adjoint, rows):
+    n, _, _, _, _, _, _, _, perm_start, phase_start, perm_pool, phase_pool, _ = ops
+    size, start = 1 << n, perm_start[o]
+    phases = phase_pool[max(phase_start[o], 0) :]
+    _permute(
+        re,
+        im,
+        size,
+        perm_pool[start : start + size],
+        phases,
+        phase_start[o] >= 0,
+        scratch_re,
+        scratch_im,
+        adjoint,
+        rows,
+    )
+
+
+@numba.njit(cache=True, inline="always")
+def _forward_chunk(r0, rows, ops, factors, out, work):
+    n, kind, op_qubit, op_first, op_last, op_dim, op_offsets, op_ordered, _, _, _, _, _ = ops
     size = 1 << n
     buffers, small, _, dense, amps, _ = work
     re, im, scratch_re, scratch_im = buffers[0], buffers[1], buffers[2], buffers[3]
@@ -277,52 +280,12 @@ def _forward_chunk(
         re[0, c] = 1.0
     for o in range(len(kind)):
         if kind[o] == PERMUTATION:
-            start, phased = perm_start[o], phase_start[o] >= 0
-            _permute(
-                re,
-                im,
-                size,
-                perm_pool[start : start + size],
-                phase_pool[max(phase_start[o], 0) :],
-                phased,
-                scratch_re,
-                scratch_im,
-                False,
-                rows,
-            )
+            _permute_op(o, ops, re, im, scratch_re, scratch_im, False, rows)
         elif kind[o] == RUN:
-            _run_matrix(
-                o,
-                r0,
-                rows,
-                op_first,
-                op_last,
-                trig_cos,
-                trig_sin,
-                rotation,
-                frequency,
-                pool_start,
-                pool,
-                matrix,
-                factor,
-                tmp,
-            )
+            _run_matrix(op_first[o], op_last[o], r0, rows, factors, matrix, factor, tmp)
             _apply_run(re, im, size, op_qubit[o], matrix, rows)
         else:
-            _dense_rows(
-                op_first[o],
-                r0,
-                rows,
-                op_dim[o],
-                trig_cos,
-                trig_sin,
-                rotation,
-                frequency,
-                pool_start,
-                pool,
-                dense[0],
-                False,
-            )
+            _dense_rows(op_first[o], r0, rows, op_dim[o], factors, dense[0], False)
             _apply_dense(re, im, size, op_offsets[o], op_ordered[o], op_qubit[o], dense[0], False, rows, amps)
     for c in range(rows):
         for i in range(size):
@@ -330,32 +293,9 @@ def _forward_chunk(
 
 
 @numba.njit(cache=True, inline="always")
-def _backward_chunk(
-    r0,
-    rows,
-    n,
-    kind,
-    op_qubit,
-    op_first,
-    op_last,
-    op_dim,
-    op_offsets,
-    op_ordered,
-    perm_start,
-    phase_start,
-    rotation,
-    frequency,
-    pool_start,
-    pool,
-    perm_pool,
-    phase_pool,
-    trig_cos,
-    trig_sin,
-    states,
-    grads,
-    out,
-    work,
-):
+def _backward_chunk(r0, rows, ops, factors, states, grads, out, work):
+    n, kind, op_qubit, op_first, op_last, op_dim, op_offsets, op_ordered, _, _, _, _, _ = ops
+    rotation = factors[2]
     size = 1 << n
     buffers, small, prefix, dense, amps, overlaps = work
     sre, sim, scratch_re, scratch_im, lre, lim = buffers[0], buffers[1], buffers[2], buffers[3], buffers[4], buffers[5]
@@ -366,37 +306,25 @@ def _backward_chunk(
             lre[i, c], lim[i, c] = grads[r0 + c, i].real, grads[r0 + c, i].imag
     for o in range(len(kind) - 1, -1, -1):
         if kind[o] == PERMUTATION:
-            start, phased = perm_start[o], phase_start[o] >= 0
-            phases = phase_pool[max(phase_start[o], 0) :]
-            _permute(
-                sre, sim, size, perm_pool[start : start + size], phases, phased, scratch_re, scratch_im, True, rows
-            )
-            _permute(
-                lre, lim, size, perm_pool[start : start + size], phases, phased, scratch_re, scratch_im, True, rows
-            )
+            _permute_op(o, ops, sre, sim, scratch_re, scratch_im, True, rows)
+            _permute_op(o, ops, lre, lim, scratch_re, scratch_im, True, rows)
             continue
         if kind[o] == DENSE:
-            f, k = op_first[o], op_qubit[o]
-            _dense_rows(
-                f, r0, rows, op_dim[o], trig_cos, trig_sin, rotation, frequency, pool_start, pool, dense[0], False
-            )
-            _apply_dense(sre, sim, size, op_offsets[o], op_ordered[o], k, dense[0], True, rows, amps)
+            f, k, offsets, ordered = op_first[o], op_qubit[o], op_offsets[o], op_ordered[o]
+            _dense_rows(f, r0, rows, op_dim[o], factors, dense[0], False)
+            _apply_dense(sre, sim, size, offsets, ordered, k, dense[0], True, rows, amps)
             if rotation[f] >= 0:
-                _dense_rows(
-                    f, r0, rows, op_dim[o], trig_cos, trig_sin, rotation, frequency, pool_start, pool, dense[1], True
-                )
-                _overlap_dense(
-                    lre, lim, sre, sim, size, op_offsets[o], op_ordered[o], k, dense[1], rows, amps, overlaps
-                )
+                _dense_rows(f, r0, rows, op_dim[o], factors, dense[1], True)
+                _overlap_dense(lre, lim, sre, sim, size, offsets, ordered, k, dense[1], rows, amps, overlaps)
                 for c in range(rows):
                     out[r0 + c, rotation[f]] += overlaps[c]
-            _apply_dense(lre, lim, size, op_offsets[o], op_ordered[o], k, dense[0], True, rows, amps)
+            _apply_dense(lre, lim, size, offsets, ordered, k, dense[0], True, rows, amps)
             continue
         # A run F_m … F_1: undo it, then dM/dγ_t = (F_m … F_{t+1}) · dF_t · (F_{t−1} … F_1) against the correlation.
         first, last = op_first[o], op_last[o]
         _identity_rows(prefix[0], rows)
         for t in range(last - first):
-            _factor_rows(first + t, r0, rows, trig_cos, trig_sin, rotation, frequency, pool_start, pool, factor, False)
+            _factor_rows(first + t, r0, rows, factors, factor, False)
             _mul_rows(factor, prefix[t], prefix[t + 1], rows)
         _dagger_rows(prefix[last - first], matrix, rows)
         _undo_run(sre, sim, lre, lim, size, op_qubit[o], matrix, rows, correlation)
@@ -404,231 +332,46 @@ def _backward_chunk(
         for t in range(last - first - 1, -1, -1):
             f = first + t
             if rotation[f] >= 0:
-                _factor_rows(f, r0, rows, trig_cos, trig_sin, rotation, frequency, pool_start, pool, factor, True)
+                _factor_rows(f, r0, rows, factors, factor, True)
                 _mul_rows(factor, prefix[t], tmp, rows)
                 _mul_rows(suffix, tmp, matrix, rows)
                 for c in range(rows):
                     total = 0.0
                     for e in range(4):
-                        total += (
-                            matrix[2 * e, c] * correlation[2 * e, c] - matrix[2 * e + 1, c] * correlation[2 * e + 1, c]
-                        )
+                        total += matrix[2 * e, c] * correlation[2 * e, c]
+                        total -= matrix[2 * e + 1, c] * correlation[2 * e + 1, c]
                     out[r0 + c, rotation[f]] += total
-            _factor_rows(f, r0, rows, trig_cos, trig_sin, rotation, frequency, pool_start, pool, factor, False)
+            _factor_rows(f, r0, rows, factors, factor, False)
             _mul_rows(suffix, factor, tmp, rows)
             suffix[:, :rows] = tmp[:, :rows]
 
 
 @numba.njit(cache=True)
-def _forward_serial(
-    n,
-    kind,
-    op_qubit,
-    op_first,
-    op_last,
-    op_dim,
-    op_offsets,
-    op_ordered,
-    perm_start,
-    phase_start,
-    rotation,
-    frequency,
-    pool_start,
-    pool,
-    perm_pool,
-    phase_pool,
-    max_run,
-    trig_cos,
-    trig_sin,
-    out,
-):
-    work = _workspace(n, max_run)
+def _forward_serial(ops, factors, out):
+    work = _workspace(ops[0], ops[12])
     for r0 in range(0, len(out), CHUNK):
-        _forward_chunk(
-            r0,
-            min(CHUNK, len(out) - r0),
-            n,
-            kind,
-            op_qubit,
-            op_first,
-            op_last,
-            op_dim,
-            op_offsets,
-            op_ordered,
-            perm_start,
-            phase_start,
-            rotation,
-            frequency,
-            pool_start,
-            pool,
-            perm_pool,
-            phase_pool,
-            trig_cos,
-            trig_sin,
-            out,
-            work,
-        )
+        _forward_chunk(r0, min(CHUNK, len(out) - r0), ops, factors, out, work)
 
 
 @numba.njit(cache=True, parallel=True)
-def _forward_parallel(
-    n,
-    kind,
-    op_qubit,
-    op_first,
-    op_last,
-    op_dim,
-    op_offsets,
-    op_ordered,
-    perm_start,
-    phase_start,
-    rotation,
-    frequency,
-    pool_start,
-    pool,
-    perm_pool,
-    phase_pool,
-    max_run,
-    trig_cos,
-    trig_sin,
-    out,
-):
+def _forward_parallel(ops, factors, out):
     for chunk in numba.prange((len(out) + CHUNK - 1) // CHUNK):
         r0 = chunk * CHUNK
-        _forward_chunk(
-            r0,
-            min(CHUNK, len(out) - r0),
-            n,
-            kind,
-            op_qubit,
-            op_first,
-            op_last,
-            op_dim,
-            op_offsets,
-            op_ordered,
-            perm_start,
-            phase_start,
-            rotation,
-            frequency,
-            pool_start,
-            pool,
-            perm_pool,
-            phase_pool,
-            trig_cos,
-            trig_sin,
-            out,
-            _workspace(n, max_run),
-        )
+        _forward_chunk(r0, min(CHUNK, len(out) - r0), ops, factors, out, _workspace(ops[0], ops[12]))
 
 
 @numba.njit(cache=True)
-def _backward_serial(
-    n,
-    kind,
-    op_qubit,
-    op_first,
-    op_last,
-    op_dim,
-    op_offsets,
-    op_ordered,
-    perm_start,
-    phase_start,
-    rotation,
-    frequency,
-    pool_start,
-    pool,
-    perm_pool,
-    phase_pool,
-    max_run,
-    trig_cos,
-    trig_sin,
-    states,
-    grads,
-    out,
-):
-    work = _workspace(n, max_run)
+def _backward_serial(ops, factors, states, grads, out):
+    work = _workspace(ops[0], ops[12])
     for r0 in range(0, len(out), CHUNK):
-        _backward_chunk(
-            r0,
-            min(CHUNK, len(out) - r0),
-            n,
-            kind,
-            op_qubit,
-            op_first,
-            op_last,
-            op_dim,
-            op_offsets,
-            op_ordered,
-            perm_start,
-            phase_start,
-            rotation,
-            frequency,
-            pool_start,
-            pool,
-            perm_pool,
-            phase_pool,
-            trig_cos,
-            trig_sin,
-            states,
-            grads,
-            out,
-            work,
-        )
+        _backward_chunk(r0, min(CHUNK, len(out) - r0), ops, factors, states, grads, out, work)
 
 
 @numba.njit(cache=True, parallel=True)
-def _backward_parallel(
-    n,
-    kind,
-    op_qubit,
-    op_first,
-    op_last,
-    op_dim,
-    op_offsets,
-    op_ordered,
-    perm_start,
-    phase_start,
-    rotation,
-    frequency,
-    pool_start,
-    pool,
-    perm_pool,
-    phase_pool,
-    max_run,
-    trig_cos,
-    trig_sin,
-    states,
-    grads,
-    out,
-):
+def _backward_parallel(ops, factors, states, grads, out):
     for chunk in numba.prange((len(out) + CHUNK - 1) // CHUNK):
         r0 = chunk * CHUNK
-        _backward_chunk(
-            r0,
-            min(CHUNK, len(out) - r0),
-            n,
-            kind,
-            op_qubit,
-            op_first,
-            op_last,
-            op_dim,
-            op_offsets,
-            op_ordered,
-            perm_start,
-            phase_start,
-            rotation,
-            frequency,
-            pool_start,
-            pool,
-            perm_pool,
-            phase_pool,
-            trig_cos,
-            trig_sin,
-            states,
-            grads,
-            out,
-            _workspace(n, max_run),
-        )
+        _backward_chunk(r0, min(CHUNK, len(out) - r0), ops, factors, states, grads, out, _workspace(ops[0], ops[12]))
 
 
 class Program:
@@ -686,7 +429,8 @@ class Program:
         self._ops.append((PERMUTATION, len(self._perms) - 1, 0, 0, 0, (), ()))
 
     def arrays(self) -> tuple:
-        """(program arrays, longest run, each rotation factor's angle column, its frequency); built once."""
+        """(the kernels' ``ops``, the factors' arrays, each rotation factor's angle column and frequency); built
+        once."""
         if self._arrays is None:
             self._arrays = self._build()
         return self._arrays
@@ -716,7 +460,7 @@ class Program:
         phases = [p for p in self._phases if p is not None]
         phase_pool = np.concatenate(phases) if phases else np.zeros(1, dtype=np.complex128)
         max_run = max((op[3] - op[2] for op in self._ops if op[0] == RUN), default=1)
-        program = (
+        ops = (
             self.n_qubits,
             kind,
             op_qubit,
@@ -727,45 +471,35 @@ class Program:
             op_ordered,
             perm_start,
             phase_start,
-            factors[:, 0].astype(np.int64),
-            factors[:, 1].copy(),
-            factors[:, 2].astype(np.int64),
-            pool,
             perm_pool,
             phase_pool,
             max_run,
         )
+        factor_arrays = (factors[:, 0].astype(np.int64), factors[:, 1].copy(), factors[:, 2].astype(np.int64), pool)
         trig = np.array(self._rotations, dtype=np.float64).reshape(-1, 2)
-        return program, trig[:, 0].astype(np.int64), trig[:, 1]
+        return ops, factor_arrays, trig[:, 0].astype(np.int64), trig[:, 1]
 
-    def _trig(self, angles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """cos and sin of frequency·angle for every rotation factor and row, (R, n_rotations) each."""
-        _, columns, frequencies = self.arrays()
-        phases = angles[:, columns] * frequencies
-        return np.ascontiguousarray(np.cos(phases)), np.ascontiguousarray(np.sin(phases))
+    def _factor_tables(self, angles: np.ndarray) -> tuple:
+        """The kernels' ``factors``: cos and sin of frequency·angle for every row and rotation factor, then the
+        factors' rotation index, frequency, pool start and the pool."""
+        _, factor_arrays, columns, frequencies = self.arrays()
+        phases = np.asarray(angles, dtype=np.float64)[:, columns] * frequencies
+        return (np.ascontiguousarray(np.cos(phases)), np.ascontiguousarray(np.sin(phases)), *factor_arrays)
 
     def states(self, angles: np.ndarray) -> np.ndarray:
         """Final states (R, 2**n) complex128 of every row of ``angles`` (R, K) float64."""
-        angles = np.asarray(angles, dtype=np.float64)
-        program = self.arrays()[0]
         states = np.empty((len(angles), 1 << self.n_qubits), dtype=np.complex128)
         kernel = _forward_parallel if states.size >= PARALLEL_MIN else _forward_serial
-        kernel(*program, *self._trig(angles), states)
+        kernel(self.arrays()[0], self._factor_tables(angles), states)
         return states
 
     def angle_gradients(self, angles: np.ndarray, states: np.ndarray, grads: np.ndarray) -> np.ndarray:
         """dL/dγ (R, K) from the final ``states`` and ``grads`` = dL/dRe ψ + i·dL/dIm ψ (torch's convention)."""
-        angles = np.asarray(angles, dtype=np.float64)
-        program, columns, _ = self.arrays()
+        ops, _, columns, _ = self.arrays()
         per_rotation = np.zeros((len(angles), len(columns)))
         kernel = _backward_parallel if states.size >= PARALLEL_MIN else _backward_serial
-        kernel(
-            *program,
-            *self._trig(angles),
-            np.ascontiguousarray(states, dtype=np.complex128),
-            np.ascontiguousarray(grads, dtype=np.complex128),
-            per_rotation,
-        )
-        out = np.zeros(angles.shape)
+        states = np.ascontiguousarray(states, dtype=np.complex128)
+        kernel(ops, self._factor_tables(angles), states, np.ascontiguousarray(grads, dtype=np.complex128), per_rotation)
+        out = np.zeros(np.shape(angles))
         np.add.at(out, (slice(None), columns), per_rotation)
         return out

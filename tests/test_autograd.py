@@ -4,12 +4,10 @@ against the chapter's rule, weight gradients summed over the batch, one custom o
 import numpy as np
 import pytest
 import torch
-from qiskit import QuantumCircuit
-from qiskit.circuit import Parameter
-
 from hqnn import Hybrid
 
 from closed_forms import dp1_closed, p1_closed
+from sample_circuits import entangling_circuit
 
 
 @pytest.mark.parametrize("backend", ["analytic", "aer"])
@@ -33,22 +31,6 @@ def test_z_readout_and_general_shift():
     t = theta.detach().numpy()
     np.testing.assert_allclose(out.detach().numpy(), -np.sin(t), atol=1e-12)
     np.testing.assert_allclose(theta.grad.numpy(), -np.cos(t), atol=1e-12)
-
-
-def entangling_circuit():
-    """3 qubits, inputs x0 x1, weights w0 w1; x0 used twice, an expression 2·w0 + 1, entangling gates."""
-    x0, x1, w0, w1 = (Parameter(n) for n in ("x0", "x1", "w0", "w1"))
-    qc = QuantumCircuit(3)
-    qc.h([0, 1, 2])
-    qc.ry(x0, 0)
-    qc.rx(x1, 1)
-    qc.cx(0, 1)
-    qc.rzz(2 * w0 + 1, 1, 2)
-    qc.ry(x0, 2)
-    qc.cx(2, 0)
-    qc.rxx(w1 - 0.5 * x1, 0, 2)
-    qc.ry(w1, 1)
-    return qc, [x0, x1], [w0, w1]
 
 
 def layer_function(layer: Hybrid):

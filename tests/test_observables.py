@@ -109,18 +109,9 @@ def test_one_job_for_every_setting_row_and_shift(make, count_calls):
     assert jobs.calls == 1 and x.grad.shape == (4, 2)
 
 
-def shot_values_and_input_grads(backend, shots, x, observable, seed):
+def values_and_input_grads(x, observable, backend="analytic", shots=None, seed=None):
+    """⟨observable⟩ and its gradient by the inputs at weight 0.7 (exact by default)."""
     layer = Hybrid(backend, shots, **circuit(), observables=[observable], seed=seed)
-    with torch.no_grad():
-        layer.weights.fill_(0.7)
-    x = x.clone().requires_grad_()
-    values = layer(x)
-    values.sum().backward()
-    return values.detach().numpy()[:, 0], x.grad.numpy()
-
-
-def exact_values(x, observable):
-    layer = Hybrid("analytic", None, **circuit(), observables=[observable])
     with torch.no_grad():
         layer.weights.fill_(0.7)
     x = x.clone().requires_grad_()
@@ -134,8 +125,8 @@ def test_shot_observables_and_gradients_pass_chi2_and_reject_planted_errors(back
     shots, observable, s = 200, "YY", math.pi / 2  # both inputs move ⟨Y⊗Y⟩
     rng = np.random.default_rng(0)
     x = torch.from_numpy(rng.uniform(-np.pi, np.pi, (600, 2)))
-    values, grads = shot_values_and_input_grads(backend, shots, x, observable, seed=5)
-    exact, exact_grads = exact_values(x, observable)
+    values, grads = values_and_input_grads(x, observable, backend, shots, seed=5)
+    exact, exact_grads = values_and_input_grads(x, observable)
     odd = (1 - exact) / 2  # ⟨P⟩ = 1 − 2·P(odd parity): the estimate of P(odd) is binomial
     keep = (odd > 0.02) & (odd < 0.98)
     assert fit_pvalue((1 - values[keep]) / 2, odd[keep], shots) > ACCEPT
@@ -143,8 +134,8 @@ def test_shot_observables_and_gradients_pass_chi2_and_reject_planted_errors(back
     for column in range(2):
         step = torch.zeros(2, dtype=torch.float64)
         step[column] = s
-        up, _ = exact_values(x + step, observable)
-        down, _ = exact_values(x - step, observable)
+        up, _ = values_and_input_grads(x + step, observable)
+        down, _ = values_and_input_grads(x - step, observable)
         p_up, p_down = (1 - up) / 2, (1 - down) / 2
         # a parity slope is −2 × the slope of P(odd): test the latter
         slope, model = -grads[:, column] / 2, -exact_grads[:, column] / 2
@@ -185,7 +176,7 @@ def test_aer_estimator_precision_comes_from_shots():
     with torch.no_grad():
         layer.weights.fill_(0.7)
         values = layer(x).numpy()[:, 0]
-    exact, _ = exact_values(x, "ZI")
+    exact, _ = values_and_input_grads(x, "ZI")
 
     def pvalue(model):
         return stats.chi2.sf(np.sum((values - model) ** 2) * shots, df=len(values))

@@ -3,8 +3,6 @@ numba kernel, the torch statevector and Aer) and reverse mode — and each layer
 
 import pytest
 import torch
-from qiskit import QuantumCircuit
-from qiskit.circuit import Parameter
 from qiskit_aer import AerSimulator
 
 from hqnn import (
@@ -24,6 +22,7 @@ from hqnn import (
 )
 
 from closed_forms import dp1_closed, p1_closed
+from sample_circuits import entangling_circuit
 
 ATOL = 1e-10
 
@@ -72,17 +71,8 @@ def test_chapter_circuit_closed_form_shift_rule_and_reverse_mode_agree(readout, 
 
 
 def entangling():
-    """3 qubits: inputs x0 x1, weights w0 w1; x0 re-uploaded, expressions (affine and not), a crx and a u."""
-    x0, x1, w0, w1 = (Parameter(n) for n in ("x0", "x1", "w0", "w1"))
-    qc = QuantumCircuit(3)
-    qc.h([0, 1, 2])
-    qc.ry(x0, 0)
-    qc.rx(x1, 1)
-    qc.cx(0, 1)
-    qc.rzz(2 * w0 + 1, 1, 2)
-    qc.ry(x0, 2)
-    qc.cx(2, 0)
-    qc.rxx(w1 - 0.5 * x1, 0, 2)
+    """The shared entangling circuit, then a crx with a product angle, a u and an ry of sin(x0·x1)."""
+    qc, (x0, x1), (w0, w1) = entangling_circuit()
     qc.crx(w0 * x0, 0, 2)
     qc.u(x1, w1, 0.3, 1)
     qc.ry((x0 * x1).sin(), 0)
