@@ -15,7 +15,6 @@ import numpy as np
 import torch
 from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter
-
 from torch.autograd.function import once_differentiable
 
 from .constants import TensorCache
@@ -26,9 +25,7 @@ from .readout import Readout, Setting, parity_signs
 MAX_QUBITS = 24
 
 # A parameterized gate's matrix is U(γ) = A + cos(c·γ)·C + sin(c·γ)·S.
-_I2, _X, _Y, _Z = (
-    np.array(m, dtype=complex) for m in ([[1, 0], [0, 1]], [[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, -1]])
-)
+_X, _Y, _Z = (np.array(m, dtype=complex) for m in ([[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, -1]]))
 _GENERATORS = {  # gates exp(−iγG/2) with G² = I; G in Qiskit's little-endian qubit order
     "rx": _X,
     "ry": _Y,
@@ -158,10 +155,6 @@ class TorchStatevector:
         for step in self.steps:
             state = self._apply(step, state, rotations)
         return state
-
-    def probabilities(self, angles: torch.Tensor) -> torch.Tensor:
-        """Probabilities (R, 2**n) of every basis state, real, in the angles' dtype."""
-        return _probabilities(self.state(angles))
 
     def features(self, angles: torch.Tensor, readout: Readout) -> torch.Tensor:
         """Exact features (R, F) of every setting of ``readout`` (differentiable)."""
