@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-import numpy as np
 import torch
 
 from ..autograd import evaluate_op, register
@@ -52,12 +51,6 @@ class Strategy(ABC):
     def jacobian_shape(self, batch: int) -> tuple[int, ...]:
         spec = self.spec
         return (batch, spec.n_angles) if self.diagonal else (batch, spec.n_outputs, spec.n_angles)
-
-    def shifted(self, need_inputs: bool, need_weights: bool) -> np.ndarray:
-        """Columns of the angles that a needed parameter reaches."""
-        angle_map = self.spec.angle_map
-        mask = (angle_map.uses_inputs & need_inputs) | (angle_map.uses_weights & need_weights)
-        return np.flatnonzero(mask)
 
     def __repr__(self) -> str:
         return type(self).__name__

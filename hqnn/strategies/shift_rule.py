@@ -3,6 +3,7 @@ values and Jacobian. The path for shots (Aer, samplers, estimators, the emulator
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from ..executors.base import Executor
@@ -19,9 +20,8 @@ class ShiftRule(Strategy):
         self.plan = ShiftPlan(executor.spec.n_angles, shift)
 
     def evaluate(self, gamma, need_inputs, need_weights):
-        shifted = self.shifted(need_inputs, need_weights)
-        need = need_inputs or need_weights
-        rows = self.plan.rows(gamma, shifted) if need else gamma
+        shifted = self.shifted(need_inputs, need_weights)  # none without a gradient: the base rows only
+        rows = self.plan.rows(gamma, shifted)
         features = self.executor.run(rows)
         expected = (len(rows), self.spec.readout.n_features)
         name = type(self.executor).__name__
@@ -30,9 +30,14 @@ class ShiftRule(Strategy):
         if not torch.isfinite(features).all():
             raise RuntimeError(f"{name}.run returned non-finite estimates")
         outputs = self.spec.readout.outputs(features.to(gamma.dtype))
-        if not need:
+        if not (need_inputs or need_weights):
             return outputs, None
         return self.plan.reduce(outputs, shifted, len(gamma))
+
+    def shifted(self, need_inputs: bool, need_weights: bool) -> np.ndarray:
+        """Columns of the angles that a needed parameter reaches: the ones to shift."""
+        angle_map = self.spec.angle_map
+        return np.flatnonzero((angle_map.uses_inputs & need_inputs) | (angle_map.uses_weights & need_weights))
 
     def memory(self, batch, device):
         return self.executor.memory(batch * (1 + 2 * self.spec.n_angles))
