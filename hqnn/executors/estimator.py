@@ -16,7 +16,7 @@ from qiskit_aer.primitives import EstimatorV2 as AerEstimatorV2
 
 from ..circuits import CircuitSpec
 from .base import Executor, SeedLike, host_angles, to_device
-from .sampler import parameter_columns, sampler_backend
+from .sampler import parameter_columns, primitive_backend
 
 
 class EstimatorExecutor(Executor):
@@ -46,7 +46,7 @@ class EstimatorExecutor(Executor):
         self.estimator = estimator
         self.precision = None if self.shots is None else 1 / math.sqrt(self.shots)
         self.seeded = seed is not None
-        self.backend = sampler_backend(estimator) if backend is None else backend
+        self.backend = primitive_backend(estimator) if backend is None else backend
         circuit = spec.circuit
         terms = [_term(setting, mask, spec.n_qubits) for setting in spec.readout.settings for mask in setting.masks]
         if self.backend is not None:

@@ -48,7 +48,7 @@ class SamplerExecutor(Executor):
             raise TypeError(f"sampler must be a qiskit BaseSamplerV2, got {type(sampler).__name__}")
         self.sampler = sampler
         self.seeded = seed is not None
-        self.backend = sampler_backend(sampler) if backend is None else backend
+        self.backend = primitive_backend(sampler) if backend is None else backend
         circuits = [spec.measured(setting) for setting in spec.readout.settings]
         if self.backend is not None:
             manager = generate_preset_pass_manager(
@@ -93,7 +93,7 @@ def parameter_columns(circuit: QuantumCircuit, angles: Sequence[Parameter]) -> n
     return np.array([column[p] for p in circuit.parameters], dtype=np.int64)
 
 
-def sampler_backend(sampler) -> BackendV2 | None:
+def primitive_backend(sampler) -> BackendV2 | None:
     """The device a primitive runs on, when it says (``BackendSamplerV2.backend``, IBM Runtime ``backend()``)."""
     backend = getattr(sampler, "backend", None)
     if callable(backend) and not isinstance(backend, BackendV2):
