@@ -79,7 +79,7 @@ class AngleMap:
             columns = [
                 torch.as_tensor(f(values), dtype=dtype, device=device).expand(len(inputs)) for _, f in self._nonlinear
             ]
-            index = get("nonlinear", np.array([k for k, _ in self._nonlinear]), torch.long, device)
+            index = get("nonlinear", lambda: [k for k, _ in self._nonlinear], torch.long, device)
             gamma = gamma.index_copy(1, index, torch.stack(columns, 1))
         return gamma
 

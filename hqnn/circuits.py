@@ -60,6 +60,12 @@ class CircuitSpec:
     def n_qubits(self) -> int:
         return self.circuit.num_qubits
 
+    @property
+    def has_closed_form(self) -> bool:
+        """Whether the readout has a closed form: ``closed_form`` set, qubit k's P(1) or ⟨Z⟩ in qubit order."""
+        readout = self.readout
+        return self.closed_form is not None and readout.per_qubit and readout.qubits == tuple(range(self.n_qubits))
+
     def rotated(self, setting: Setting) -> QuantumCircuit:
         """The template with ``setting``'s qubits turned into its basis (X: H, Y: S† then H), unmeasured."""
         circuit = self.circuit.copy()

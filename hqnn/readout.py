@@ -34,6 +34,7 @@ class Setting:
     basis: str
     masks: np.ndarray | None
     _signs: np.ndarray | None = field(default=None, repr=False)
+    _constants: TensorCache = field(default_factory=TensorCache, repr=False)
 
     @property
     def n_features(self) -> int:
@@ -46,12 +47,11 @@ class Setting:
             object.__setattr__(self, "_signs", parity_signs(outcomes, self.masks))
         return self._signs
 
-    def from_distribution(self, probabilities: torch.Tensor, constants: TensorCache) -> torch.Tensor:
-        """Features (R, F) from outcome probabilities or frequencies (R, 2**m)."""
+    def from_distribution(self, probabilities: torch.Tensor) -> torch.Tensor:
+        """Features (R, F) from outcome probabilities or frequencies (R, 2**m) (differentiable)."""
         if self.masks is None:
             return probabilities
-        signs = constants.get(("signs", id(self)), self.signs(), probabilities.dtype, probabilities.device)
-        return probabilities @ signs
+        return probabilities @ self._constants.get("signs", self.signs, probabilities.dtype, probabilities.device)
 
     def from_counts(
         self, outcomes: np.ndarray, hits: np.ndarray, experiment: np.ndarray, n_experiments: int, shots: int

@@ -42,14 +42,19 @@ class ShiftPlan:
 
     def rows(self, gamma: torch.Tensor, shifted: np.ndarray) -> torch.Tensor:
         """Base rows (B, K), then a +s block and a −s block for each angle in ``shifted``: ((1 + 2n)·B, K)."""
-        n = len(shifted)
-        if not n:
+        if not len(shifted):
             return gamma
+        key = ("offsets", shifted.tobytes())
+        blocks = self._constants.get(key, lambda: self._offsets(shifted), gamma.dtype, gamma.device)
+        return (gamma + blocks[:, None, :]).reshape(-1, self.n_angles)
+
+    def _offsets(self, shifted: np.ndarray) -> np.ndarray:
+        """(1 + 2n, K): each row block's offset from the base angles (0, then +s, then −s on one angle each)."""
+        n = len(shifted)
         offsets = np.zeros((1 + 2 * n, self.n_angles))
         offsets[1 + np.arange(n), shifted] = self.shift
         offsets[1 + n + np.arange(n), shifted] = -self.shift
-        blocks = self._constants.get(("offsets", shifted.tobytes()), offsets, gamma.dtype, gamma.device)
-        return (gamma + blocks[:, None, :]).reshape(-1, self.n_angles)
+        return offsets
 
     def reduce(self, estimates: torch.Tensor, shifted: np.ndarray, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Values (B, n_out) and the Jacobian (B, n_out, K) by the angles (zero for angles not shifted) from the

@@ -19,7 +19,7 @@ from torch.autograd.function import once_differentiable
 
 from .constants import TensorCache
 from .kernels.statevector import MAX_DENSE_QUBITS, Program
-from .readout import Readout, Setting, parity_signs
+from .readout import Readout, Setting
 
 #: Widest circuit simulated: one row holds 2**n amplitudes.
 MAX_QUBITS = 24
@@ -35,6 +35,7 @@ _GENERATORS = {  # gates exp(−iγG/2) with G² = I; G in Qiskit's little-endia
     "rzz": np.kron(_Z, _Z),
     "rzx": np.kron(_X, _Z),  # Z on the first qubit (bit 0), X on the second
 }
+_IDENTITY = np.eye(2, dtype=complex)
 _BASIS_CHANGE = {"X": np.array([[1, 1], [1, -1]]) / np.sqrt(2), "Y": np.array([[1, -1j], [1, 1j]]) / np.sqrt(2)}
 _PHASE = (np.diag([1.0, 0.0]).astype(complex), np.diag([0.0, 1.0]).astype(complex), np.diag([0.0, 1j]), 1.0)
 
@@ -158,23 +159,15 @@ class TorchStatevector:
 
     def features(self, angles: torch.Tensor, readout: Readout) -> torch.Tensor:
         """Exact features (R, F) of every setting of ``readout`` (differentiable)."""
-        state = self.state(angles)
-        return torch.cat([self._features(state, setting) for setting in readout.settings], dim=1)
+        settings = readout.settings
+        return torch.cat(
+            [s.from_distribution(joint) for s, joint in zip(settings, self.distributions(angles, readout))], 1
+        )
 
     def distributions(self, angles: torch.Tensor, readout: Readout) -> list[torch.Tensor]:
         """Per setting of ``readout``, the joint outcome probabilities (R, 2**m) of its measured qubits."""
         state = self.state(angles)
         return [self._joint(_probabilities(self._rotated(state, s)), s.qubits) for s in readout.settings]
-
-    def _features(self, state: torch.Tensor, setting: Setting) -> torch.Tensor:
-        probs = _probabilities(self._rotated(state, setting))
-        if setting.masks is None:
-            return self._joint(probs, setting.qubits)
-        full = np.zeros(len(setting.masks), dtype=np.int64)  # the masks in full-register bit positions
-        for i, qubit in enumerate(setting.qubits):
-            full |= ((setting.masks >> i) & 1) << qubit
-        signs = self._constants.get(("signs", id(setting)), _parity(2**self.n_qubits, full), probs.dtype, probs.device)
-        return probs @ signs
 
     def _rotated(self, state: torch.Tensor, setting: Setting) -> torch.Tensor:
         """``state`` with ``setting``'s measured qubits turned into its basis (X: H, Y: H·S†)."""
@@ -210,7 +203,7 @@ class TorchStatevector:
 
     def _product(self, run: tuple, key, state: torch.Tensor, rotations: list[torch.Tensor]) -> torch.Tensor:
         """One qubit's run as a (2, 2) matrix, or (R, 2, 2) when it holds rotations (identity if empty)."""
-        product = self._constants.get("identity", np.eye(2), state.dtype, state.device)
+        product = self._constants.get("identity", _IDENTITY, state.dtype, state.device)
         for i, factor in enumerate(run):
             matrix = self._matrix(factor, (key, i), state, rotations)
             product = matrix if i == 0 else matrix @ product
@@ -262,11 +255,6 @@ def _factor(gate):
 
 def _probabilities(state: torch.Tensor) -> torch.Tensor:
     return state.real.square() + state.imag.square()
-
-
-def _parity(size: int, masks: np.ndarray) -> np.ndarray:
-    """(size, F): (−1)^popcount(index & mask) for every basis index and mask."""
-    return parity_signs(np.arange(size, dtype=np.int64), masks)
 
 
 def _factors(step) -> tuple:

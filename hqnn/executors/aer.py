@@ -53,8 +53,7 @@ class AerExecutor(Executor):
         copies = min(self.pack, rows)
         experiments = -(-rows // copies) * len(self.spec.readout.settings)
         widest = max(len(s.qubits) for s in self.spec.readout.settings)
-        width = max(c.num_qubits for c, _ in self._templates.values()) if self._templates else self.spec.n_qubits
-        return aer_shot_job_bytes(max(width, copies * self.spec.n_qubits), experiments, self.shots, copies * widest)
+        return aer_shot_job_bytes(copies * self.spec.n_qubits, experiments, self.shots, copies * widest)
 
     def _auto_pack(self) -> int:
         noisy = getattr(self.backend.options, "noise_model", None) is not None

@@ -14,7 +14,7 @@ class AnalyticExecutor(Executor):
     """Exact features for specs built by :func:`hqnn.chapter_circuit` (angle k drives readout qubit k)."""
 
     def __init__(self, spec: CircuitSpec, seed: SeedLike = None):
-        if spec.closed_form is None:
+        if not spec.has_closed_form:
             raise ValueError(
                 "AnalyticExecutor knows only the chapter circuit (hqnn.chapter_circuit); "
                 "use TorchStatevectorExecutor or StatevectorExecutor (Aer) for other circuits"

@@ -7,7 +7,6 @@ from __future__ import annotations
 import torch
 
 from ..circuits import CircuitSpec
-from ..constants import TensorCache
 from ..resources import rows_job_bytes
 from ..sampling import multinomial_counts
 from ..statevector import TorchStatevector
@@ -24,7 +23,6 @@ class EmulatorExecutor(Executor):
             raise ValueError("EmulatorExecutor samples shots; pass shots > 0 or use backend='analytic'")
         self._aer = None if backend is None else StatevectorExecutor(spec, backend)
         self.simulator = TorchStatevector(spec.circuit, spec.angles) if backend is None else None
-        self._constants = TensorCache()
 
     def memory(self, rows: int) -> int:
         return self._aer.memory(rows) if self._aer is not None else rows_job_bytes(self.spec.n_qubits, rows)
@@ -40,5 +38,5 @@ class EmulatorExecutor(Executor):
         features = []
         for setting, joint in zip(self.spec.readout.settings, self._distributions(angles)):
             counts = multinomial_counts(joint.to(torch.float64), self.shots, generator)
-            features.append(setting.from_distribution(counts / self.shots, self._constants))
+            features.append(setting.from_distribution(counts / self.shots))
         return torch.cat(features, dim=1)

@@ -24,7 +24,6 @@ class StatevectorExecutor(Executor):
         # A noisy statevector run samples ONE noise trajectory; the density matrix is the exact noisy state.
         self._options = {"method": "density_matrix"} if noise is not None else {}
         self._jobs, self._confusions = [], []
-        self.circuit_qubits = spec.n_qubits
         for setting in spec.readout.settings:
             # Transpile first (a device's basis has no save instruction), then save the measured physical qubits.
             circuit = transpile(spec.rotated(setting), self.backend)
@@ -32,12 +31,12 @@ class StatevectorExecutor(Executor):
             where = layout.final_index_layout() if layout else range(circuit.num_qubits)
             physical = [where[q] for q in setting.qubits]
             circuit.save_probabilities(physical)
-            self.circuit_qubits = circuit.num_qubits  # a device's width, after transpilation
             self._jobs.append((circuit, bound_columns(circuit, spec.angles)))
             self._confusions.append(readout_confusion(noise, physical))
 
     def memory(self, rows: int) -> int:
-        return aer_exact_job_bytes(self.circuit_qubits, rows * len(self._jobs))
+        width = self._jobs[0][0].num_qubits  # a device's width, after transpilation
+        return aer_exact_job_bytes(width, rows * len(self._jobs))
 
     def distributions(self, angles: np.ndarray) -> list[np.ndarray]:
         """Per setting, the joint probabilities (R, 2**m) of its measured qubits, bit i ↔ its qubit i."""
@@ -52,11 +51,8 @@ class StatevectorExecutor(Executor):
 
     def run(self, angles: torch.Tensor) -> torch.Tensor:
         joints = self.distributions(host_angles(angles))
-        features = [
-            joint if setting.masks is None else joint @ setting.signs()
-            for setting, joint in zip(self.spec.readout.settings, joints)
-        ]
-        return to_device(np.concatenate(features, axis=1), angles)
+        settings = self.spec.readout.settings
+        return torch.cat([s.from_distribution(to_device(joint, angles)) for s, joint in zip(settings, joints)], 1)
 
 
 def readout_confusion(noise_model, physical: list[int]) -> list[np.ndarray] | None:

@@ -56,7 +56,7 @@ def choose_strategy(
             raise ValueError(f"unknown backend {backend!r}: use one of {BACKEND_NAMES}, an Aer backend or an Executor")
         if name == "analytic" or shots is None:
             return _exact(spec, shift, seed, diff_method)
-        if name == "emulator" and spec.closed_form is not None and spec.readout.per_qubit and diff_method != "shift":
+        if name == "emulator" and spec.has_closed_form and diff_method != "shift":
             return _only(ClosedForm(spec, shots, shift, ShotStream(seed)), diff_method, ("auto", "closed-form"))
         executor = AerExecutor(spec, shots=shots, seed=seed) if name == "aer" else EmulatorExecutor(spec, shots, seed)
         return _shift_only(ShiftRule(executor, shift), diff_method, f"backend {name!r} with shots")
@@ -82,7 +82,7 @@ def choose_strategy(
 
 
 def _exact(spec: CircuitSpec, shift: float, seed: SeedLike, diff_method: str) -> Strategy:
-    closed = spec.closed_form is not None and spec.readout.per_qubit
+    closed = spec.has_closed_form
     if diff_method == "closed-form" or (diff_method == "auto" and closed):
         return ClosedForm(spec, None, shift, ShotStream(seed))
     if diff_method == "shift":

@@ -19,7 +19,7 @@ class ClosedForm(Strategy):
     diagonal = True
 
     def __init__(self, spec: CircuitSpec, shots: int | None, shift: float, stream: ShotStream):
-        if spec.closed_form is None or not spec.readout.per_qubit or spec.readout.qubits != tuple(range(spec.n_qubits)):
+        if not spec.has_closed_form:
             raise ValueError("the closed form needs the chapter circuit (hqnn.chapter_circuit) read out per qubit")
         super().__init__(spec, stream)
         self.shots, self.shift = shots, shift
