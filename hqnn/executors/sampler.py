@@ -16,7 +16,7 @@ from qiskit.transpiler import generate_preset_pass_manager
 from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
 
 from ..circuits import CircuitSpec
-from ..readout import Setting
+from ..readout import DENSE_OUTCOME_BITS, Setting
 from .base import Executor, SeedLike, host_angles, to_device
 
 
@@ -79,7 +79,10 @@ def samples_features(array: np.ndarray, setting: Setting, rows: int, shots: int)
         raise RuntimeError(f"sampler returned samples of shape {array.shape[:2]}, expected {(rows, shots)}")
     weights = np.left_shift(1, 8 * np.arange(array.shape[-1] - 1, -1, -1, dtype=np.int64))
     outcomes = (array.astype(np.int64) * weights).sum(-1) & ((1 << len(setting.qubits)) - 1)  # (rows, shots)
-    keys, hits = np.unique(np.arange(rows)[:, None] * 2 ** len(setting.qubits) + outcomes, return_counts=True)
+    experiment = np.repeat(np.arange(rows), shots)
+    if len(setting.qubits) <= DENSE_OUTCOME_BITS:  # counted in one bincount: no need to aggregate first
+        return setting.from_counts(outcomes.ravel(), np.ones(outcomes.size), experiment, rows, shots)
+    keys, hits = np.unique(experiment * 2 ** len(setting.qubits) + outcomes.ravel(), return_counts=True)
     experiment, outcome = np.divmod(keys, 2 ** len(setting.qubits))
     return setting.from_counts(outcome, hits.astype(np.float64), experiment, rows, shots)
 
