@@ -7,10 +7,10 @@ import dataclasses
 import pytest
 from torch.utils.data import Subset
 
-from hqnn.config import RunConfig
-from hqnn.data import load_mnist
-from hqnn.models import build_model
-from hqnn.train import fit
+from hqnn.app.config import RunConfig
+from hqnn.app.data import load_mnist
+from hqnn.app.models import build_model
+from hqnn.app.train import fit
 
 
 @pytest.mark.parametrize("backend", ["classical", "aer", "emulator", "analytic"])

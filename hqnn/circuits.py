@@ -16,7 +16,7 @@ from qiskit.circuit.library import get_standard_gate_name_mapping
 
 from . import readout as readouts
 from .angles import AngleMap
-from .closed_form import HadamardRY
+from .hadamard_ry import HadamardRY
 from .decompose import shiftable
 from .readout import Readout, Setting
 

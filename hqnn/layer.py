@@ -14,7 +14,7 @@ from torch import nn
 from .circuits import CircuitSpec, chapter_circuit
 from .executors import Executor
 from .randomness import SeedLike
-from .resources import MIB, ResourceError, available_bytes, format_bytes, largest_fitting
+from .memory import MIB, ResourceError, available_bytes, format_bytes, largest_fitting
 from .strategies import Strategy, choose_strategy
 from .autograd import check_finite
 
@@ -123,7 +123,7 @@ class Hybrid(nn.Module):
         return out.to(x.dtype).reshape(*lead, spec.n_outputs)
 
     def check_memory(self, batch: int, device: torch.device) -> None:
-        """Raise :class:`~hqnn.resources.ResourceError` if a batch of ``batch`` samples on ``device`` would need
+        """Raise :class:`~hqnn.memory.ResourceError` if a batch of ``batch`` samples on ``device`` would need
         more memory than ``max_memory`` (default: what is available), naming the largest batch that fits."""
         needed = self.strategy.memory(batch, device)
         if needed < MEMORY_CHECK_MIN:

@@ -8,29 +8,12 @@ For gates with ±½ generators f'(γ) = (f(γ+s) − f(γ−s)) / (2 sin s) exac
 from __future__ import annotations
 
 import math
-from numbers import Real
 
 import numpy as np
 import torch
 
 from .constants import TensorCache
-
-#: Smallest |sin s| accepted: below it the 1/(2 sin s) factor only amplifies noise.
-MIN_SIN_SHIFT = 1e-6
-
-
-def check_shift(shift) -> float:
-    """``shift`` as a float: a real number, finite, with |sin s| ≥ ``MIN_SIN_SHIFT``; else ``ValueError``."""
-    if isinstance(shift, bool) or not isinstance(shift, Real):
-        raise ValueError(f"shift must be a real number of radians, e.g. math.pi / 2; got {shift!r}")
-    shift = float(shift)
-    if not math.isfinite(shift) or abs(math.sin(shift)) < MIN_SIN_SHIFT:
-        raise ValueError(
-            f"shift must be finite with sin(shift) != 0 (|sin s| >= {MIN_SIN_SHIFT}), got {shift}; "
-            "use s = pi/2, the default, which has the smallest variance"
-        )
-    return shift
-
+from .validation import check_shift
 
 class ShiftPlan:
     """Build the rows of one job and reduce its estimates, for K angles and one shift s."""

@@ -2,8 +2,8 @@
 
 import json
 
-from hqnn.checkpoint import load_checkpoint
-from hqnn.cli import main
+from hqnn.app.checkpoint import load_checkpoint
+from hqnn.app.cli import main
 
 TEN_DIGITS = ["--digits", *map(str, range(10))]
 

@@ -9,7 +9,7 @@ from qiskit.circuit import Parameter
 from qiskit.quantum_info import Operator
 
 from hqnn import CircuitSpec, chapter_circuit
-from hqnn.closed_form import HadamardRY
+from hqnn.hadamard_ry import HadamardRY
 from hqnn.decompose import SHIFTABLE_GATES, shiftable
 
 

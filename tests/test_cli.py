@@ -19,13 +19,13 @@ import pytest
 import torch
 from PIL import Image
 
-import hqnn.cli
-import hqnn.resources
-import hqnn.train
-from hqnn.checkpoint import load_checkpoint
-from hqnn.cli import main
-from hqnn.data import load_mnist
-from hqnn.train import Evaluation
+import hqnn.app.cli
+import hqnn.app.admission
+import hqnn.app.train
+from hqnn.app.checkpoint import load_checkpoint
+from hqnn.app.cli import main
+from hqnn.app.data import load_mnist
+from hqnn.app.train import Evaluation
 
 from test_data import png_header
 
@@ -134,8 +134,8 @@ def test_train_rejects_bad_input_before_writing(capsys, tmp_path, args, message)
     ],
 )
 def test_train_refuses_what_does_not_fit_before_making_the_run_folder(capsys, tmp_path, monkeypatch, flags, message):
-    monkeypatch.setattr(hqnn.resources, "available_bytes", lambda: 8 * 2**30)
-    monkeypatch.setattr(hqnn.resources, "usable_cores", lambda: 2)
+    monkeypatch.setattr(hqnn.app.admission, "available_bytes", lambda: 8 * 2**30)
+    monkeypatch.setattr(hqnn.app.admission, "usable_cores", lambda: 2)
     out = tmp_path / "run"
     assert main(["train", *flags, "--out", str(out)]) == 2
     stderr = capsys.readouterr().err
@@ -163,7 +163,7 @@ def test_train_refuses_a_read_only_out_before_training(capsys, tmp_path, monkeyp
         return real_mkstemp(*args, dir=dir, **kwargs)
 
     monkeypatch.setattr(tempfile, "mkstemp", read_only)
-    monkeypatch.setattr(hqnn.train, "train_model", lambda *a, **k: pytest.fail("trained before checking --out"))
+    monkeypatch.setattr(hqnn.app.train, "train_model", lambda *a, **k: pytest.fail("trained before checking --out"))
     code, stdout, stderr = run(capsys, "train", *SHORT, "--out", tmp_path / "run")
     assert code == 2 and stdout == ""
     assert f"--out {tmp_path / 'run'} is not writable (Read-only file system in {tmp_path}): pick another --out" in stderr
@@ -222,7 +222,7 @@ def test_train_refuses_a_non_empty_out_unless_forced(capsys, tmp_path):
 
 
 def test_interrupted_training_exits_130_and_says_where_the_checkpoint_is(capsys, tmp_path, monkeypatch):
-    real_save, saves = hqnn.train.save_checkpoint, []
+    real_save, saves = hqnn.app.train.save_checkpoint, []
 
     def interrupted_in_epoch_2(*args, **kwargs):  # Ctrl-C arrives just before epoch 2's checkpoint
         saves.append(1)
@@ -230,7 +230,7 @@ def test_interrupted_training_exits_130_and_says_where_the_checkpoint_is(capsys,
             raise KeyboardInterrupt
         return real_save(*args, **kwargs)
 
-    monkeypatch.setattr(hqnn.train, "save_checkpoint", interrupted_in_epoch_2)
+    monkeypatch.setattr(hqnn.app.train, "save_checkpoint", interrupted_in_epoch_2)
     out = tmp_path / "run"
     code, _, stderr = run(capsys, "train", *SHORT, "--out", out)
     assert code == 130 and f"interrupted: {out / 'model.pt'} holds the last finished epoch" in stderr
@@ -240,7 +240,7 @@ def test_interrupted_training_exits_130_and_says_where_the_checkpoint_is(capsys,
     def interrupted_at_once(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(hqnn.train, "train_model", interrupted_at_once)
+    monkeypatch.setattr(hqnn.app.train, "train_model", interrupted_at_once)
     code, _, stderr = run(capsys, "train", *SHORT, "--out", tmp_path / "early")
     assert code == 130 and f"interrupted before the first epoch finished: nothing to resume in {tmp_path / 'early'}" in stderr
 
@@ -274,7 +274,7 @@ def test_argparse_errors_name_the_choices(capsys):
 
 def test_threads_are_set_for_the_command_and_restored(capsys, trained, monkeypatch):
     seen = []
-    monkeypatch.setattr(hqnn.train, "evaluate", lambda *args: seen.append(torch.get_num_threads()) or Evaluation(1.0, -1.0))
+    monkeypatch.setattr(hqnn.app.train, "evaluate", lambda *args: seen.append(torch.get_num_threads()) or Evaluation(1.0, -1.0))
     before = torch.get_num_threads()
     code, _, _ = run(capsys, "evaluate", "--threads", "3", "--checkpoint", trained[0] / "model.pt")
     assert code == 0 and seen == [3] and torch.get_num_threads() == before

@@ -8,7 +8,7 @@ import textwrap
 SCRIPT = textwrap.dedent(
     """
     import torch
-    from hqnn.models import Net
+    from hqnn.app.models import Net
 
     torch.set_num_threads(1)
     models = {

@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from hqnn.data import EMBEDDED_PER_CLASS, embedded_mnist, load_mnist, read_image
+from hqnn.app.data import EMBEDDED_PER_CLASS, embedded_mnist, load_mnist, read_image
 
 
 def write_idx(root, train_per_digit: int = 30, test_per_digit: int = 20) -> None:

@@ -19,9 +19,9 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from hqnn import Hybrid
-from hqnn.checkpoint import load_checkpoint
-from hqnn.cli import main
-from hqnn.distributed import launch, sweep_stale_folders
+from hqnn.app.checkpoint import load_checkpoint
+from hqnn.app.cli import main
+from hqnn.app.distributed import launch, sweep_stale_folders
 
 
 def _model(backend, shots, seed):

@@ -9,7 +9,7 @@ import torch
 from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter
 
-from hqnn import AerExecutor, CircuitSpec, EmulatorExecutor, Hybrid, StatevectorExecutor, chapter_circuit
+from hqnn import AerExecutor, CircuitSpec, EmulatorExecutor, Hybrid, AerStatevectorExecutor, chapter_circuit
 from hqnn.stats import fit_pvalue, shift_rule_pvalue, two_sample_pvalue
 
 from closed_forms import dp1_closed, p1_closed
@@ -70,7 +70,7 @@ def test_entangled_estimates_fit_exact_values(readout):
     spec = entangled_spec(**readout)
     rng = np.random.default_rng(4)
     angles = rng.uniform(0.3, 2.8, (2000, spec.n_angles))
-    exact = executor_outputs(StatevectorExecutor(spec), angles)
+    exact = executor_outputs(AerStatevectorExecutor(spec), angles)
     shots = executor_outputs(EmulatorExecutor(spec, SHOTS, seed=8), angles)
     to_p = (lambda v: v) if "qubits" in readout else (lambda v: (1 - v) / 2)  # a parity is 1 − 2·P(odd)
     ok = (to_p(exact) > 0.02) & (to_p(exact) < 0.98)

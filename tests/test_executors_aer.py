@@ -5,7 +5,7 @@ import pytest
 from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter
 
-from hqnn import AerExecutor, CircuitSpec, StatevectorExecutor, chapter_circuit
+from hqnn import AerExecutor, CircuitSpec, AerStatevectorExecutor, chapter_circuit
 from hqnn.executors.aer import counts_features
 from hqnn.readout import observables, per_qubit, probabilities
 
@@ -43,21 +43,21 @@ def test_aer_executor_one_run_for_all_rows_and_settings(count_calls):
     angles = np.linspace(-1, 1, 40).reshape(20, 2)
     out = executor_outputs(executor, angles)
     assert out.shape == (20, 3) and jobs.calls == 1
-    exact = executor_outputs(StatevectorExecutor(spec), angles)
+    exact = executor_outputs(AerStatevectorExecutor(spec), angles)
     assert np.abs(out - exact).max() < 0.35
 
 
 def test_statevector_matches_closed_form_and_entangled_state():
     spec = chapter_circuit(2)
     angles = np.array([[0.3, -1.2], [2.0, 0.1]])
-    np.testing.assert_allclose(executor_outputs(StatevectorExecutor(spec), angles), p1_closed(angles), atol=1e-12)
+    np.testing.assert_allclose(executor_outputs(AerStatevectorExecutor(spec), angles), p1_closed(angles), atol=1e-12)
 
     x = Parameter("x")
     qc = QuantumCircuit(2)
     qc.ry(x, 0)
     qc.cx(0, 1)  # Bell-like: both qubits read 1 with probability sin²(x/2)
     bell = CircuitSpec.from_circuit(qc, inputs=[x], readout="probabilities")
-    (joint,) = StatevectorExecutor(bell).distributions(np.array([[1.0]]))
+    (joint,) = AerStatevectorExecutor(bell).distributions(np.array([[1.0]]))
     p = np.sin(0.5) ** 2
     np.testing.assert_allclose(joint, [[1 - p, 0, 0, p]], atol=1e-12)
 

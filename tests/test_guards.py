@@ -12,17 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from hqnn.config import RunConfig
-from hqnn.resources import (
-    GIB,
-    ResourceError,
-    available_bytes,
-    check_fits,
-    check_run,
-    largest_fitting,
-    shift_rows,
-    statevector_bytes,
-)
+from hqnn.app.config import RunConfig
+from hqnn.app.admission import check_fits, check_run
+from hqnn.memory import GIB, ResourceError, available_bytes, largest_fitting, shift_rows, statevector_bytes
 
 TEN = tuple(range(10))
 

@@ -188,7 +188,7 @@ def test_custom_circuit_arguments_checked():
         Hybrid("aer", inputs=[Parameter("x")])
     with pytest.raises(ValueError, match="needs inputs"):
         Hybrid("aer", circuit=QuantumCircuit(1))
-    executor = hqnn.AnalyticExecutor(hqnn.chapter_circuit())
+    executor = hqnn.RYKernelExecutor(hqnn.chapter_circuit())
     with pytest.raises(ValueError, match="brings its own circuit"):
         Hybrid(executor, circuit=QuantumCircuit(1))
     assert Hybrid(executor).strategy.executor is executor

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 import hqnn
-from hqnn.config import RunConfig
-from hqnn.models import Net, build_model
+from hqnn.app.config import RunConfig
+from hqnn.app.models import Net, build_model
 
 
 def test_chapter_layers_and_batch_shapes():

@@ -6,7 +6,7 @@ import torch
 from qiskit_aer import AerSimulator
 from qiskit_aer.noise import NoiseModel, ReadoutError, depolarizing_error
 
-from hqnn import Hybrid, StatevectorExecutor, angle_encoder, reuploading
+from hqnn import Hybrid, AerStatevectorExecutor, angle_encoder, reuploading
 from hqnn.stats import fit_pvalue
 
 THETA = torch.linspace(-np.pi, np.pi, 41, dtype=torch.float64)[:, None]
@@ -31,7 +31,7 @@ def test_exact_depolarized_contrast_is_one_minus_p(method):
     # RY(θ)|0⟩ then ρ → (1 − p)ρ + p·I/2: P(1) = p/2 + (1 − p)·sin²(θ/2), contrast exactly 1 − p.
     # "automatic" picks a statevector with ONE sampled noise trajectory unless hqnn asks for the density matrix.
     layer = Hybrid(AerSimulator(noise_model=depolarizing(0.2), method=method), None, **angle_encoder(1).hybrid_kwargs())
-    assert isinstance(layer.strategy.executor, StatevectorExecutor)
+    assert isinstance(layer.strategy.executor, AerStatevectorExecutor)
     expected = 0.1 + 0.8 * torch.sin(THETA / 2) ** 2
     torch.testing.assert_close(layer(THETA).detach(), expected, atol=1e-9, rtol=0)
     assert abs(contrast(layer) - 0.8) < 1e-6

@@ -11,7 +11,7 @@ from qiskit.circuit import Parameter
 from qiskit.providers.fake_provider import GenericBackendV2
 from qiskit_aer import AerSimulator
 from qiskit_aer.noise import NoiseModel, depolarizing_error
-from hqnn import AerExecutor, CircuitSpec, StatevectorExecutor, chapter_circuit
+from hqnn import AerExecutor, CircuitSpec, AerStatevectorExecutor, chapter_circuit
 from hqnn.executors.aer import PACK_QUBITS
 from hqnn.stats import fit_pvalue, two_sample_pvalue
 
@@ -74,7 +74,7 @@ def test_entangled_two_qubit_copies_keep_their_own_marginals():
     spec = CircuitSpec.from_circuit(qc, inputs=[x], weights=[w], qubits=[1, 0])
     rng = np.random.default_rng(5)
     angles = np.column_stack([rng.uniform(0.6, 2.5, 1000), rng.uniform(0.6, 2.5, 1000)])
-    exact = executor_outputs(StatevectorExecutor(spec), angles)
+    exact = executor_outputs(AerStatevectorExecutor(spec), angles)
     packed = executor_outputs(AerExecutor(spec, shots=SHOTS, seed=4, pack=3), angles)
     assert packed.shape == (1000, 2)
     for o in range(2):

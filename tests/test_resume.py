@@ -17,14 +17,14 @@ import numpy as np
 import pytest
 import torch
 
-import hqnn.train
-from hqnn.checkpoint import load_checkpoint, restored, save_checkpoint, storable
-from hqnn.cli import main
-from hqnn.config import RunConfig
-from hqnn.data import load_mnist
+import hqnn.app.train
+from hqnn.app.checkpoint import load_checkpoint, restored, save_checkpoint, storable
+from hqnn.app.cli import main
+from hqnn.app.config import RunConfig
+from hqnn.app.data import load_mnist
 from hqnn.layer import Hybrid
-from hqnn.models import build_model
-from hqnn.train import evaluate
+from hqnn.app.models import build_model
+from hqnn.app.train import evaluate
 
 # A shot backend, so a resumed run only matches if the shot-noise stream continues where it stopped.
 RECIPE = ["--backend", "emulator", "--epochs", "4", "--train-per-class", "100", "--test-per-class", "10", "--batch-size", "2"]
@@ -56,7 +56,7 @@ def assert_same_run(resumed: Path, whole: Path) -> None:
 
 
 def test_interrupted_in_epoch_3_then_resumed_equals_uninterrupted(uninterrupted, tmp_path, monkeypatch, capsys):
-    real_save, saves = hqnn.train.save_checkpoint, []
+    real_save, saves = hqnn.app.train.save_checkpoint, []
 
     def interrupt_in_epoch_3(*args, **kwargs):  # Ctrl-C at the end of epoch 3, before its checkpoint
         saves.append(1)
@@ -66,7 +66,7 @@ def test_interrupted_in_epoch_3_then_resumed_equals_uninterrupted(uninterrupted,
 
     out = tmp_path / "run"
     with monkeypatch.context() as patch:
-        patch.setattr(hqnn.train, "save_checkpoint", interrupt_in_epoch_3)
+        patch.setattr(hqnn.app.train, "save_checkpoint", interrupt_in_epoch_3)
         assert train(*RECIPE, "--out", out) == 130
     assert load_checkpoint(out / "model.pt").epoch == 2 and not (out / "metrics.json").exists()
     stale = out / ".model.pt.k1ll3d_x.tmp"  # what a write killed half-way leaves

@@ -10,10 +10,10 @@ from qiskit.primitives.containers import BitArray
 from qiskit_aer import AerSimulator
 from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
 
-from hqnn import AerExecutor, Hybrid, SamplerExecutor, StatevectorExecutor, reuploading
+from hqnn import AerExecutor, Hybrid, SamplerExecutor, AerStatevectorExecutor, reuploading
 from hqnn.circuits import CircuitSpec
 from hqnn.executors import device_simulator
-from hqnn.executors.exact import apply_confusion, readout_confusion
+from hqnn.executors.aer_exact import apply_confusion, readout_confusion
 from hqnn.executors.sampler import parameter_columns, samples_features
 from hqnn.readout import per_qubit
 from hqnn.stats import fit_pvalue
@@ -96,7 +96,7 @@ def test_aer_sampler_estimates_pass_chi2_and_reject_swapped_bits():
     angles = random_angles(30, s)
     executor = SamplerExecutor(s, AerSamplerV2(), shots=SHOTS, seed=11)
     estimates = executor_outputs(executor, angles)
-    exact = executor_outputs(StatevectorExecutor(s), angles)
+    exact = executor_outputs(AerStatevectorExecutor(s), angles)
     assert fit_pvalue(estimates, exact, SHOTS) > 1e-3
     assert fit_pvalue(estimates, exact[:, ::-1], SHOTS) < 1e-6  # planted wrong model: readout bits swapped
 
@@ -131,7 +131,7 @@ def test_fake_backend_goes_through_aer_from_backend():
     shots_layer = Hybrid(fake, 100, **MODEL.hybrid_kwargs(), seed=1)
     exact_layer = Hybrid(fake, None, **MODEL.hybrid_kwargs(), seed=1)
     assert isinstance(shots_layer.strategy.executor, AerExecutor)
-    assert isinstance(exact_layer.strategy.executor, StatevectorExecutor)
+    assert isinstance(exact_layer.strategy.executor, AerStatevectorExecutor)
     assert shots_layer.strategy.executor.backend.options.noise_model is not None
 
 

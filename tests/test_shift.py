@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hqnn import ShiftPlan
-from hqnn.shift import check_shift
+from hqnn.validation import check_shift
 
 
 def test_rows_layout():

@@ -27,7 +27,7 @@ def test_help_and_argument_errors_take_well_under_a_second(argv, status):
 
 
 def test_importing_the_command_loads_no_heavy_library():
-    probe = f"import hqnn, hqnn.cli, sys; print([m for m in {HEAVY!r} if m in sys.modules])"
+    probe = f"import hqnn, hqnn.app.cli, sys; print([m for m in {HEAVY!r} if m in sys.modules])"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.strip() == "[]"
 

@@ -6,9 +6,9 @@ import torch
 from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter
 
-from hqnn import CircuitSpec, Hybrid, ReverseMode, StatevectorExecutor, TorchStatevectorExecutor
+from hqnn import CircuitSpec, Hybrid, ReverseMode, AerStatevectorExecutor, SimulatorExecutor
 from hqnn.ansatz import reuploading
-from hqnn.statevector import MAX_QUBITS, TorchStatevector
+from hqnn.simulator import MAX_QUBITS, TorchStatevector
 
 
 def every_gate_circuit():
@@ -51,7 +51,7 @@ def test_matches_aer_for_every_gate_and_setting(options):
     spec = CircuitSpec.from_circuit(qc, inputs=inputs, weights=weights, **options)
     angles = torch.from_numpy(np.random.default_rng(0).uniform(-4, 4, (40, spec.n_angles)))
     torch.testing.assert_close(
-        TorchStatevectorExecutor(spec).run(angles), StatevectorExecutor(spec).run(angles), atol=1e-12, rtol=0
+        SimulatorExecutor(spec).run(angles), AerStatevectorExecutor(spec).run(angles), atol=1e-12, rtol=0
     )
 
 
@@ -80,7 +80,7 @@ def test_exact_layers_pick_reverse_mode_and_agree_with_aer():
     layer = Hybrid("analytic", **model.hybrid_kwargs(), readout="z")
     assert isinstance(layer.strategy, ReverseMode)
     x = torch.rand(10, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1)) * 6 - 3
-    aer = Hybrid(StatevectorExecutor(layer.spec))
+    aer = Hybrid(AerStatevectorExecutor(layer.spec))
     aer.weights = layer.weights
     torch.testing.assert_close(layer(x), aer(x), atol=1e-12, rtol=0)
 

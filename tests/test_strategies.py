@@ -7,14 +7,14 @@ from qiskit_aer import AerSimulator
 
 from hqnn import (
     AerExecutor,
-    AnalyticExecutor,
+    RYKernelExecutor,
     ClosedForm,
     EmulatorExecutor,
     Hybrid,
     ReverseMode,
     ShiftRule,
-    StatevectorExecutor,
-    TorchStatevectorExecutor,
+    AerStatevectorExecutor,
+    SimulatorExecutor,
     angle_encoder,
     chapter_circuit,
     entangling_ansatz,
@@ -50,9 +50,9 @@ def test_chapter_circuit_closed_form_shift_rule_and_reverse_mode_agree(readout, 
     theta = torch.linspace(-7, 7, 41, dtype=torch.float64)[:, None]
     layers = {
         "closed-form": Hybrid("analytic", None, readout=readout) if n_qubits == 1 else None,
-        "shift on the numba kernel": Hybrid(AnalyticExecutor(spec), shift=0.7),
-        "shift on the torch statevector": Hybrid(TorchStatevectorExecutor(spec), shift=0.7),
-        "shift on Aer's statevector": Hybrid(StatevectorExecutor(spec), shift=1.1),
+        "shift on the numba kernel": Hybrid(RYKernelExecutor(spec), shift=0.7),
+        "shift on the torch statevector": Hybrid(SimulatorExecutor(spec), shift=0.7),
+        "shift on Aer's statevector": Hybrid(AerStatevectorExecutor(spec), shift=1.1),
     }
     reverse = Hybrid("analytic", None, readout=readout, diff_method="reverse")
     if n_qubits > 1:
@@ -112,7 +112,7 @@ def test_shift_rule_on_aer_statevector_equals_reverse_mode():
     x = torch.rand(3, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
     aer = Hybrid(AerSimulator(method="statevector"), None, **kwargs, observables=["ZZI", "IXY"], seed=4)
     reverse = Hybrid("analytic", None, **kwargs, observables=["ZZI", "IXY"], seed=4)
-    assert isinstance(aer.strategy.executor, StatevectorExecutor)
+    assert isinstance(aer.strategy.executor, AerStatevectorExecutor)
     assert_same(jacobians(aer, x), jacobians(reverse, x))
 
 
@@ -126,7 +126,7 @@ def test_strategies_are_chosen_once_by_backend_shots_and_diff_method():
     assert isinstance(Hybrid("analytic", **model).strategy, ReverseMode)
     assert isinstance(Hybrid("aer", None, **model).strategy, ReverseMode)
     assert isinstance(Hybrid("emulator", 100, **model).strategy.executor, EmulatorExecutor)
-    assert isinstance(Hybrid("analytic", diff_method="shift").strategy.executor, AnalyticExecutor)
+    assert isinstance(Hybrid("analytic", diff_method="shift").strategy.executor, RYKernelExecutor)
     assert isinstance(Hybrid("analytic", diff_method="reverse").strategy, ReverseMode)
     with pytest.raises(ValueError, match="only the shift rule"):
         Hybrid("aer", 100, diff_method="reverse")

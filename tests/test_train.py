@@ -7,13 +7,13 @@ import json
 import pytest
 import torch
 
-from hqnn.atomic import atomic_write, write_json
-from hqnn.checkpoint import load_checkpoint, save_checkpoint
-from hqnn.config import MULTICLASS_LR, ConfigError, RunConfig
-from hqnn.data import load_mnist
-from hqnn.losses import loss_function
-from hqnn.models import build_model
-from hqnn.train import evaluate, fit
+from hqnn.app.atomic import atomic_write, write_json
+from hqnn.app.checkpoint import load_checkpoint, save_checkpoint
+from hqnn.app.config import MULTICLASS_LR, ConfigError, RunConfig
+from hqnn.app.data import load_mnist
+from hqnn.app.losses import loss_function
+from hqnn.app.models import build_model
+from hqnn.app.train import evaluate, fit
 
 SHORT = RunConfig(backend="analytic", epochs=2, batch_size=8)
 

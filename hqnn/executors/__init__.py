@@ -7,24 +7,23 @@ from qiskit_aer import AerSimulator
 from qiskit_aer.noise import NoiseModel
 
 from .aer import AerExecutor
-from .analytic import AnalyticExecutor
-from .base import Executor, check_shots
+from .ry_kernel import RYKernelExecutor
+from .base import Executor
 from .emulator import EmulatorExecutor
 from .estimator import EstimatorExecutor
-from .exact import StatevectorExecutor
+from .aer_exact import AerStatevectorExecutor
 from .sampler import SamplerExecutor
-from .torch_exact import TorchStatevectorExecutor
+from .simulated import SimulatorExecutor
 
 __all__ = [
     "AerExecutor",
-    "AnalyticExecutor",
+    "RYKernelExecutor",
     "EmulatorExecutor",
     "EstimatorExecutor",
     "Executor",
     "SamplerExecutor",
-    "StatevectorExecutor",
-    "TorchStatevectorExecutor",
-    "check_shots",
+    "AerStatevectorExecutor",
+    "SimulatorExecutor",
     "device_simulator",
 ]
 

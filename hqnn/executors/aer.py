@@ -13,7 +13,7 @@ from qiskit_aer import AerSimulator
 
 from ..circuits import CircuitSpec
 from ..readout import Setting
-from ..resources import aer_shot_job_bytes
+from ..memory import aer_shot_job_bytes
 from .aer_job import Bound, bound_columns, run_bound
 from .base import Executor, SeedLike, host_angles, to_device
 
@@ -38,7 +38,7 @@ class AerExecutor(Executor):
     ):
         super().__init__(spec, shots, seed)
         if self.shots is None:
-            raise ValueError("AerExecutor samples shots; for exact probabilities use StatevectorExecutor")
+            raise ValueError("AerExecutor samples shots; for exact probabilities use AerStatevectorExecutor")
         self.backend = AerSimulator() if backend is None else backend
         self.pack = self._auto_pack() if pack is None else _check_pack(pack)
         widest = max(len(s.qubits) for s in spec.readout.settings)

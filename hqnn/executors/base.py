@@ -4,13 +4,13 @@ ONE job. Features are means over shots (or exact expectations) of outcome pariti
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from numbers import Integral
 
 import numpy as np
 import torch
 
 from ..circuits import CircuitSpec
 from ..randomness import SeedLike, ShotStream
+from ..validation import check_shots
 
 
 class Executor(ABC):
@@ -40,15 +40,6 @@ class Executor(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(shots={self.shots}, outputs={self.spec.n_outputs})"
-
-
-def check_shots(shots) -> int | None:
-    """``None`` (exact) or a positive integer; anything else raises ``ValueError``."""
-    if shots is None:
-        return None
-    if isinstance(shots, bool) or not isinstance(shots, Integral) or shots <= 0:
-        raise ValueError(f"shots must be a positive integer, or None for exact probabilities; got {shots!r}")
-    return int(shots)
 
 
 def host_angles(angles: torch.Tensor) -> np.ndarray:

@@ -7,11 +7,11 @@ from __future__ import annotations
 import torch
 
 from ..circuits import CircuitSpec
-from ..resources import rows_job_bytes
+from ..memory import rows_job_bytes
 from ..sampling import multinomial_counts
-from ..statevector import TorchStatevector
+from ..simulator import TorchStatevector
 from .base import Executor, SeedLike, host_angles
-from .exact import StatevectorExecutor
+from .aer_exact import AerStatevectorExecutor
 
 
 class EmulatorExecutor(Executor):
@@ -21,7 +21,7 @@ class EmulatorExecutor(Executor):
         super().__init__(spec, shots, seed)
         if self.shots is None:
             raise ValueError("EmulatorExecutor samples shots; pass shots > 0 or use backend='analytic'")
-        self._aer = None if backend is None else StatevectorExecutor(spec, backend)
+        self._aer = None if backend is None else AerStatevectorExecutor(spec, backend)
         self.simulator = TorchStatevector(spec.circuit, spec.angles) if backend is None else None
 
     def memory(self, rows: int) -> int:

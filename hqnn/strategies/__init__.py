@@ -8,28 +8,23 @@ from qiskit.providers import BackendV2
 from qiskit_aer.backends.aerbackend import AerBackend
 
 from ..circuits import CircuitSpec
-from ..choices import SIMULATORS as BACKEND_NAMES
 from ..executors import (
     AerExecutor,
-    AnalyticExecutor,
+    RYKernelExecutor,
     EmulatorExecutor,
     EstimatorExecutor,
     Executor,
     SamplerExecutor,
-    StatevectorExecutor,
-    TorchStatevectorExecutor,
-    check_shots,
+    AerStatevectorExecutor,
+    SimulatorExecutor,
     device_simulator,
 )
 from ..randomness import SeedLike, ShotStream
-from ..shift import check_shift
+from ..validation import BACKEND_NAMES, DIFF_METHODS, check_shift, check_shots
 from .base import Strategy
 from .closed_form import ClosedForm
 from .reverse_mode import ReverseMode
 from .shift_rule import ShiftRule
-
-#: ``diff_method``: ``"auto"`` picks closed form, then reverse mode for exact layers, the shift rule for shots.
-DIFF_METHODS = ("auto", "shift", "reverse", "closed-form")
 
 __all__ = ["BACKEND_NAMES", "DIFF_METHODS", "ClosedForm", "ReverseMode", "ShiftRule", "Strategy", "choose_strategy"]
 
@@ -71,7 +66,7 @@ def choose_strategy(
         backend = device_simulator(backend)
     if isinstance(backend, AerBackend):
         if shots is None:
-            executor = StatevectorExecutor(spec, backend=backend, seed=seed)
+            executor = AerStatevectorExecutor(spec, backend=backend, seed=seed)
         else:
             executor = AerExecutor(spec, backend=backend, shots=shots, seed=seed)
         return _shift_only(ShiftRule(executor, shift), diff_method, "an Aer backend")
@@ -86,7 +81,7 @@ def _exact(spec: CircuitSpec, shift: float, seed: SeedLike, diff_method: str) ->
     if diff_method == "closed-form" or (diff_method == "auto" and closed):
         return ClosedForm(spec, None, shift, ShotStream(seed))
     if diff_method == "shift":
-        executor = AnalyticExecutor(spec, seed) if closed else TorchStatevectorExecutor(spec, seed)
+        executor = RYKernelExecutor(spec, seed) if closed else SimulatorExecutor(spec, seed)
         return ShiftRule(executor, shift)
     return ReverseMode(spec, ShotStream(seed))
 

@@ -9,9 +9,9 @@ import math
 import torch
 
 from ..circuits import CircuitSpec
-from ..executors.torch_exact import TorchStatevectorExecutor
+from ..executors.simulated import SimulatorExecutor
 from ..randomness import ShotStream
-from ..resources import reverse_mode_bytes
+from ..memory import reverse_mode_bytes
 from .base import Strategy
 from .shift_rule import ShiftRule
 
@@ -25,7 +25,7 @@ class ReverseMode(Strategy):
 
     def __init__(self, spec: CircuitSpec, stream: ShotStream):
         super().__init__(spec, stream)
-        self.executor = TorchStatevectorExecutor(spec)
+        self.executor = SimulatorExecutor(spec)
         self.simulator = self.executor.simulator
         self._compiled = ShiftRule(self.executor, math.pi / 2)
 

@@ -1,7 +1,7 @@
 """Checkpoints: a model's state_dict with the config that rebuilds it, its layers' shot-noise streams, and
 (format 2) the optimizer and RNG states that let ``hqnn train --resume`` continue the run exactly.
 
-Written atomically (see :mod:`hqnn.atomic`): a run interrupted while saving leaves the previous one whole.
+Written atomically (see :mod:`hqnn.app.atomic`): a run interrupted while saving leaves the previous one whole.
 Everything is stored in a form ``torch.load(weights_only=True)`` accepts: numpy arrays become byte tensors.
 """
 
@@ -19,7 +19,7 @@ from torch import nn
 
 from .atomic import atomic_write
 from .config import RunConfig
-from .layer import Hybrid
+from ..layer import Hybrid
 from .models import Net, build_model
 
 FORMAT = "hqnn-checkpoint/2"
@@ -30,7 +30,7 @@ _ARRAY = "__numpy_array__"
 
 @dataclass
 class TrainingState:
-    """What :func:`hqnn.train.fit` needs besides the weights to continue after an epoch exactly as if it had
+    """What :func:`hqnn.app.train.fit` needs besides the weights to continue after an epoch exactly as if it had
     not stopped: Adam's state, the counters, the data order's generator (one process) and, per data-parallel
     process, the torch and numpy global RNG states and each quantum layer's shot-noise state."""
 

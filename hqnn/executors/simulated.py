@@ -1,4 +1,4 @@
-"""Exact features of every row at once from the torch statevector (:mod:`hqnn.statevector`), on the angles'
+"""Exact features of every row at once from the torch statevector (:mod:`hqnn.simulator`), on the angles'
 device and precision: the executor behind the shift rule in exact mode, and the proof that shift-rule and
 reverse-mode Jacobians agree."""
 
@@ -7,12 +7,12 @@ from __future__ import annotations
 import torch
 
 from ..circuits import CircuitSpec
-from ..resources import rows_job_bytes
-from ..statevector import TorchStatevector
+from ..memory import rows_job_bytes
+from ..simulator import TorchStatevector
 from .base import Executor, SeedLike
 
 
-class TorchStatevectorExecutor(Executor):
+class SimulatorExecutor(Executor):
     """Exact features for any noise-free spec whose gates have matrices (all standard gates)."""
 
     def __init__(self, spec: CircuitSpec, seed: SeedLike = None):

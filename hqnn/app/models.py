@@ -13,9 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .ansatz import angle_encoder, entangling_ansatz
+from ..ansatz import angle_encoder, entangling_ansatz
 from .config import RunConfig
-from .layer import Hybrid
+from ..layer import Hybrid
 
 HEADS = ("hybrid", "classical")
 

@@ -42,7 +42,7 @@ def launch(world_size: int, worker: Callable, *args, timeout_s: float = 300.0) -
     ``worker`` must be importable (a module-level function). The process group is set up before it runs and
     torn down after. A worker's exception is raised here again (the first to fail; the others are ended).
     SIGINT or SIGTERM sets :func:`stop_requested` in the workers (a second one ends them at once); if a
-    worker then stops with ``KeyboardInterrupt`` (as :func:`hqnn.train.fit` does after the epoch's
+    worker then stops with ``KeyboardInterrupt`` (as :func:`hqnn.app.train.fit` does after the epoch's
     checkpoint), ``launch`` raises ``KeyboardInterrupt`` once all have exited.
     """
     if isinstance(world_size, bool) or not isinstance(world_size, int) or world_size < 1:
@@ -114,7 +114,7 @@ def _run(rank, world_size, port, timeout_s, worker, args, folder, stop, parent) 
         )
         try:
             outcome = ("done", worker(rank, world_size, *args))
-        except KeyboardInterrupt:  # hqnn.train.fit stops every process after the same epoch
+        except KeyboardInterrupt:  # hqnn.app.train.fit stops every process after the same epoch
             outcome = ("stopped", None)
         gc.collect()  # a traceback's frames hold the worker's DDP model in cycles: free it while the group lives
         dist.destroy_process_group()

@@ -2,7 +2,7 @@
 epoch that holds everything needed to continue the run exactly (``resume``).
 
 The quantum layer is just another module: its parameter-shift gradients arrive through autograd. Inside a
-torch.distributed process group (see :mod:`hqnn.distributed`) each process trains on its shard of every epoch.
+torch.distributed process group (see :mod:`hqnn.app.distributed`) each process trains on its shard of every epoch.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def fit(
     with its weights, Adam state, data order, RNG and shot-noise states, so the result equals an
     uninterrupted run's. In a process group ``model`` is a ``DistributedDataParallel``; rank 0 writes the
     checkpoint and shows the progress bar, each epoch's loss is the mean over all processes, and a stop
-    requested by :func:`hqnn.distributed.launch`'s parent ends every process after the same epoch's
+    requested by :func:`hqnn.app.distributed.launch`'s parent ends every process after the same epoch's
     checkpoint with ``KeyboardInterrupt``.
     """
     distributed = dist.is_available() and dist.is_initialized()

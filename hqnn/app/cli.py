@@ -14,11 +14,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import __version__
+from .. import __version__
 from .atomic import check_writable, remove_stale_temps
 from .choices import BACKENDS, LOSSES, SOURCES
 from .config import MULTICLASS_LR, ConfigError, RunConfig
-from .resources import check_run
+from .admission import check_run
 
 SHOWN_PREDICTIONS = 12
 #: ``hqnn train``'s flags that set the recipe: one per RunConfig field.

