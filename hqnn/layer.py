@@ -12,11 +12,13 @@ from qiskit.circuit import Parameter
 from torch import nn
 
 from .circuits import CircuitSpec, chapter_circuit
+from .cost import JobCost
 from .executors import Executor
 from .randomness import SeedLike
 from .memory import MIB, ResourceError, available_bytes, format_bytes, largest_fitting
 from .strategies import Strategy, choose_strategy
 from .autograd import check_finite
+from .validation import check_positive_int
 
 
 #: Batches whose estimated peak memory is below this are not checked (no system query on the hot path).
@@ -121,6 +123,12 @@ class Hybrid(nn.Module):
             check_finite(gamma, "circuit angles")
         out = self.strategy(gamma, grad and x.requires_grad, grad and self.weights.requires_grad)
         return out.to(x.dtype).reshape(*lead, spec.n_outputs)
+
+    def cost(self, batch: int) -> JobCost:
+        """Jobs, circuits and executions (circuits × shots) of one forward + backward of ``batch`` samples (the
+        gradients this layer's parameters need), computed without running anything."""
+        need_inputs = True  # a layer inside a network passes gradients on to its inputs
+        return self.strategy.cost(check_positive_int(batch, "batch"), need_inputs, self.weights.requires_grad)
 
     def check_memory(self, batch: int, device: torch.device) -> None:
         """Raise :class:`~hqnn.memory.ResourceError` if a batch of ``batch`` samples on ``device`` would need

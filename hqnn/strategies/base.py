@@ -9,6 +9,7 @@ import torch
 
 from ..autograd import evaluate_op, register
 from ..circuits import CircuitSpec
+from ..cost import JobCost
 from ..randomness import ShotStream
 
 
@@ -47,6 +48,11 @@ class Strategy(ABC):
     @abstractmethod
     def memory(self, batch: int, device: torch.device) -> int:
         """Peak bytes of a forward + backward of ``batch`` samples on ``device`` (0: runs elsewhere)."""
+
+    @abstractmethod
+    def cost(self, batch: int, need_inputs: bool = True, need_weights: bool = True) -> JobCost:
+        """Jobs, circuits and executions of one forward (+ backward when a gradient is needed) of ``batch``
+        samples, without running anything."""
 
     def jacobian_shape(self, batch: int) -> tuple[int, ...]:
         spec = self.spec

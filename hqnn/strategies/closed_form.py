@@ -9,6 +9,7 @@ import math
 import torch
 
 from ..circuits import CircuitSpec
+from ..cost import JobCost
 from ..randomness import ShotStream
 from .base import Strategy
 
@@ -39,6 +40,10 @@ class ClosedForm(Strategy):
         if self._scale == 1.0:
             return p1, slope
         return p1.mul_(-2.0).add_(1.0), (None if slope is None else slope.mul_(-2.0))
+
+    def cost(self, batch, need_inputs=True, need_weights=True):
+        need = self.shots is not None and (need_inputs or need_weights)
+        return JobCost.of_rows(batch * (3 if need else 1), 1, self.shots)  # the shift rule's rows it draws
 
     def memory(self, batch, device):
         return 64 * batch * self.spec.n_angles  # a few floats per angle and row

@@ -9,6 +9,7 @@ import math
 import torch
 
 from ..circuits import CircuitSpec
+from ..cost import JobCost
 from ..executors.simulated import SimulatorExecutor
 from ..randomness import ShotStream
 from ..memory import reverse_mode_bytes
@@ -37,6 +38,9 @@ class ReverseMode(Strategy):
         if torch.compiler.is_compiling():
             return super().__call__(gamma, need_inputs, need_weights)
         return self.outputs(gamma)
+
+    def cost(self, batch, need_inputs=True, need_weights=True):
+        return JobCost.of_rows(batch, 1, None)  # one simulation of the base rows, no shots
 
     def memory(self, batch, device):
         kernels = torch.device(device).type == "cpu" and self.simulator.program is not None

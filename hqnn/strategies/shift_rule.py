@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..cost import JobCost
 from ..executors.base import Executor
 from ..shift import ShiftPlan
 from .base import Strategy
@@ -38,6 +39,10 @@ class ShiftRule(Strategy):
         """Columns of the angles that a needed parameter reaches: the ones to shift."""
         angle_map = self.spec.angle_map
         return np.flatnonzero((angle_map.uses_inputs & need_inputs) | (angle_map.uses_weights & need_weights))
+
+    def cost(self, batch, need_inputs=True, need_weights=True):
+        rows = batch * (1 + 2 * len(self.shifted(need_inputs, need_weights)))
+        return JobCost.of_rows(rows, len(self.spec.readout.settings), self.executor.shots)
 
     def memory(self, batch, device):
         return self.executor.memory(batch * (1 + 2 * self.spec.n_angles))
