@@ -14,6 +14,7 @@ from torch import nn
 from .circuits import CircuitSpec, chapter_circuit
 from .cost import JobCost
 from .executors import Executor
+from .executors.jobs import AUTO, JobPolicy
 from .randomness import SeedLike
 from .memory import MIB, ResourceError, available_bytes, format_bytes, largest_fitting
 from .strategies import Strategy, choose_strategy
@@ -39,6 +40,11 @@ class Hybrid(nn.Module):
     ``diff_method``: ``"auto"``, ``"shift"``, ``"reverse"`` or ``"closed-form"`` (see the README).
     ``max_memory`` (bytes) bounds one batch's estimated peak memory; ``None`` is what the machine (or the GPU)
     has available at the call. A batch over it raises ``ResourceError`` naming the largest batch that fits.
+    ``max_executions``: circuits × shots one job may hold; a forward + backward above it is split by rows into
+    the fewest jobs that fit, all submitted before any result is awaited. ``"auto"`` (default) is the
+    provider's limit for IBM Runtime samplers (5,000,000) and no limit for local simulators; ``None``: no limit.
+    ``retries``: resubmissions of a failed job (that job only), after ``backoff`` · 2^k seconds; after the last,
+    ``RuntimeError`` names the job id(s) and the provider's message. ``cost(batch)`` counts jobs before running.
     Circuit weights are an ``nn.Parameter`` initialised uniformly in [0, 2π) (from ``seed`` when given).
     """
 
@@ -59,6 +65,9 @@ class Hybrid(nn.Module):
         seed: SeedLike = None,
         diff_method: str = "auto",
         max_memory: int | None = None,
+        max_executions: int | None | str = AUTO,
+        retries: int = 2,
+        backoff: float = 1.0,
     ):
         super().__init__()
         custom = (circuit, inputs, weights, qubits, observables, interpret, output_shape)
@@ -89,6 +98,12 @@ class Hybrid(nn.Module):
             )
         self.max_memory = max_memory
         self.strategy: Strategy = choose_strategy(backend, spec, shots, shift, seed, diff_method)
+        executor = getattr(self.strategy, "executor", None)
+        if max_executions == AUTO:
+            max_executions = getattr(executor, "default_max_executions", None)
+        self.strategy.jobs = JobPolicy(max_executions, retries, backoff)
+        if executor is not None:  # a row that alone exceeds max_executions is refused now, not at the first batch
+            self.strategy.jobs.rows_per_job(executor.circuits_per_row, executor.shots)
         self.check_memory(1, torch.device("cpu"))  # e.g. more shots than one job can hold
         generator = torch.Generator().manual_seed(seed) if isinstance(seed, int) else None
         self.weights = nn.Parameter(  # no circuit weights: nothing to train (and nothing for DDP to wait for)
@@ -124,11 +139,18 @@ class Hybrid(nn.Module):
         out = self.strategy(gamma, grad and x.requires_grad, grad and self.weights.requires_grad)
         return out.to(x.dtype).reshape(*lead, spec.n_outputs)
 
-    def cost(self, batch: int) -> JobCost:
-        """Jobs, circuits and executions (circuits × shots) of one forward + backward of ``batch`` samples (the
-        gradients this layer's parameters need), computed without running anything."""
-        need_inputs = True  # a layer inside a network passes gradients on to its inputs
-        return self.strategy.cost(check_positive_int(batch, "batch"), need_inputs, self.weights.requires_grad)
+    def cost(self, batch: int, backward: bool = True) -> JobCost:
+        """Jobs (after splitting by ``max_executions``), circuits and executions (circuits × shots) of one
+        forward + backward of ``batch`` samples (the gradients this layer's parameters need), computed without
+        running anything; ``backward=False``: a forward alone (evaluation)."""
+        need_inputs = backward  # a layer inside a network passes gradients on to its inputs
+        need_weights = backward and self.weights.requires_grad
+        return self.strategy.cost(check_positive_int(batch, "batch"), need_inputs, need_weights)
+
+    @property
+    def jobs(self) -> JobPolicy:
+        """How a forward + backward becomes jobs: ``max_executions``, ``retries`` and ``backoff``."""
+        return self.strategy.jobs
 
     def check_memory(self, batch: int, device: torch.device) -> None:
         """Raise :class:`~hqnn.memory.ResourceError` if a batch of ``batch`` samples on ``device`` would need

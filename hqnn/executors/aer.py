@@ -14,8 +14,9 @@ from qiskit_aer import AerSimulator
 from ..circuits import CircuitSpec
 from ..readout import Setting
 from ..memory import aer_shot_job_bytes
-from .aer_job import Bound, bound_columns, run_bound
+from .aer_job import Bound, bound_columns, bound_results, submit_bound
 from .base import Executor, SeedLike, host_angles, to_device
+from .jobs import Pending
 
 #: Auto packing fills experiments up to this many qubits. Measured here (1-qubit chapter circuit, 100 shots,
 #: one thread, best of interleaved runs), µs per row at 768 | 12288 rows: c = 1: 133 | 219, c = 4: 43 | 51,
@@ -75,7 +76,10 @@ class AerExecutor(Executor):
             self._templates[key] = (circuit, bound_columns(circuit, parameters))
         return self._templates[key]
 
-    def run(self, angles: torch.Tensor) -> torch.Tensor:
+    def job_seed(self) -> int:
+        return self.next_seed()
+
+    def submit(self, angles: torch.Tensor, seed: int | None) -> Pending:
         host = host_angles(angles)
         rows = len(host)
         copies = min(self.pack, rows)
@@ -84,22 +88,42 @@ class AerExecutor(Executor):
         grid[:rows] = host
         grid[rows:] = host[-1]  # padding copies repeat the last row; their counts are dropped
         settings = self.spec.readout.settings
-        results = run_bound(
+        job = submit_bound(
             self.backend,
             [self._template(i, copies) for i in range(len(settings))],
             grid.reshape(experiments, -1),  # one experiment per row: its copies' angles side by side
             shots=self.shots,
-            seed_simulator=self.next_seed(),
+            seed_simulator=seed,
             runtime_parameter_bind_enable=True,
             **self._options,
         )
-        features = [
-            counts_features(
-                [r.data.counts for r in results[i * experiments : (i + 1) * experiments]], setting, copies, self.shots
-            )[:rows]
-            for i, setting in enumerate(settings)
-        ]
-        return to_device(np.concatenate(features, axis=1), angles)
+
+        def decode(results: list) -> torch.Tensor:
+            if len(results) != experiments * len(settings):
+                raise RuntimeError(f"{len(results)} experiment results, expected {experiments * len(settings)}")
+            features = [
+                counts_features(
+                    [r.data.counts for r in results[i * experiments : (i + 1) * experiments]], setting, copies, self.shots
+                )[:rows]
+                for i, setting in enumerate(settings)
+            ]
+            return to_device(np.concatenate(features, axis=1), angles)
+
+        return Pending(_Results(job), decode, "Aer")
+
+
+class _Results:
+    """An Aer job whose ``result()`` is its experiment results (failures raised)."""
+
+    def __init__(self, job):
+        self.job = job
+        self.job_id = job.job_id
+
+    def result(self) -> list:
+        return bound_results(self.job)
+
+    def cancel(self) -> None:
+        self.job.cancel()
 
 
 def _pack(spec: CircuitSpec, setting: Setting, copies: int) -> tuple[QuantumCircuit, list]:

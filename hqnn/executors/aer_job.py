@@ -22,6 +22,11 @@ def bound_columns(circuit: QuantumCircuit, parameters: Sequence[Parameter]) -> l
 def run_bound(backend, jobs: Sequence[Bound], angles: np.ndarray, **options) -> list:
     """The experiment results of ONE ``backend.run``: for each (circuit, columns) of ``jobs`` in turn, one
     experiment per row of ``angles``."""
+    return bound_results(submit_bound(backend, jobs, angles, **options))
+
+
+def submit_bound(backend, jobs: Sequence[Bound], angles: np.ndarray, **options):
+    """Submit ONE ``backend.run`` of ``jobs`` bound to ``angles`` (see :func:`run_bound`); returns the job."""
     circuits, binds = [], []
     for circuit, columns in jobs:
         if columns:
@@ -30,8 +35,13 @@ def run_bound(backend, jobs: Sequence[Bound], angles: np.ndarray, **options) -> 
         else:  # nothing to bind: one copy per row
             circuits += [circuit] * len(angles)
             binds += [{}] * len(angles)
+    return backend.run(circuits, parameter_binds=binds, **options)
+
+
+def bound_results(job) -> list:
+    """The experiment results of a job from :func:`submit_bound`; ``RuntimeError`` if it failed."""
     try:
-        result = backend.run(circuits, parameter_binds=binds, **options).result()
+        result = job.result()
     except Exception as error:
         raise RuntimeError(f"Aer job failed: {error}") from error
     if not result.success:

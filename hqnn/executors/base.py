@@ -3,7 +3,7 @@ ONE job. Features are means over shots (or exact expectations) of outcome pariti
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import ABC
 
 import numpy as np
 import torch
@@ -25,10 +25,34 @@ class Executor(ABC):
         self.shots = check_shots(shots)
         self.stream = ShotStream(seed)
 
-    @abstractmethod
+    #: The job limit a ``Hybrid(max_executions="auto")`` on this executor gets (``None``: unlimited, local).
+    default_max_executions: int | None = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.run is Executor.run and cls.submit is Executor.submit:
+            raise TypeError(f"{cls.__name__} must implement run (one job) or submit (an asynchronous job)")
+
     def run(self, angles: torch.Tensor) -> torch.Tensor:
         """Features (R, F) of ``spec.readout``'s settings for each row of ``angles`` (R, K), in one job, on the
         angles' device."""
+        return self.submit(angles, self.job_seed()).result()
+
+    def submit(self, angles: torch.Tensor, seed: int | None):
+        """Submit one job of ``angles`` with simulator ``seed`` (from :meth:`job_seed`); returns an object whose
+        ``result()`` waits for the features and whose ``job_id`` names it. Default: run it now."""
+        from .jobs import Finished
+
+        return Finished(self.run(angles))
+
+    def job_seed(self) -> int | None:
+        """The seed the next job is submitted with, drawn in submission order (``None``: not seeded per job)."""
+        return None
+
+    @property
+    def circuits_per_row(self) -> int:
+        """Circuits (PUB elements) one angle row becomes: one per measurement setting."""
+        return len(self.spec.readout.settings)
 
     def memory(self, rows: int) -> int:
         """Peak bytes of one job of ``rows`` rows on this machine (0: the job runs elsewhere or costs little)."""

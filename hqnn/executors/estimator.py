@@ -16,7 +16,8 @@ from qiskit_aer.primitives import EstimatorV2 as AerEstimatorV2
 
 from ..circuits import CircuitSpec
 from .base import Executor, SeedLike, host_angles, to_device
-from .sampler import parameter_columns, primitive_backend
+from .jobs import Pending
+from .sampler import parameter_columns, primitive_backend, seeded_copy
 
 
 class EstimatorExecutor(Executor):
@@ -58,19 +59,26 @@ class EstimatorExecutor(Executor):
         self.circuit, self.observables = circuit, terms
         self._columns = parameter_columns(circuit, spec.angles)
 
-    def run(self, angles: torch.Tensor) -> torch.Tensor:
+    @property
+    def circuits_per_row(self) -> int:
+        """PUB elements one row becomes: one per observable (the (R, 1) × (F,) broadcast)."""
+        return len(self.observables)
+
+    def job_seed(self) -> int | None:
+        return self.next_seed() if self.seeded and isinstance(self.estimator, AerEstimatorV2) else None
+
+    def submit(self, angles: torch.Tensor, seed: int | None) -> Pending:
         values = host_angles(angles)[:, None, self._columns]  # (R, 1, P): broadcast against (F,) observables
-        if self.seeded and isinstance(self.estimator, AerEstimatorV2):
-            self.estimator.options.run_options["seed_simulator"] = self.next_seed()
-        try:
-            result = self.estimator.run([(self.circuit, self.observables, values, self.precision)]).result()
-            evs = np.asarray(result[0].data.evs, dtype=np.float64)
-        except Exception as error:
-            raise RuntimeError(f"estimator job failed: {error}") from error
+        estimator = self.estimator if seed is None else seeded_copy(self.estimator, seed)
         expected = (len(values), len(self.observables))
-        if evs.shape != expected:
-            raise RuntimeError(f"estimator returned expectation values of shape {evs.shape}, expected {expected}")
-        return to_device(evs, angles)
+
+        def decode(result) -> torch.Tensor:
+            evs = np.asarray(result[0].data.evs, dtype=np.float64)
+            if evs.shape != expected:
+                raise RuntimeError(f"expectation values of shape {evs.shape}, expected {expected}")
+            return to_device(evs, angles)
+
+        return Pending(estimator.run([(self.circuit, self.observables, values, self.precision)]), decode, "estimator")
 
 
 def _term(setting, mask: int, n_qubits: int) -> SparsePauliOp:

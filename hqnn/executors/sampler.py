@@ -4,6 +4,8 @@ PUB columns are matched to circuit parameters by ``Parameter``; ``BitArray`` sam
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
@@ -13,11 +15,13 @@ from qiskit.circuit import Parameter
 from qiskit.primitives import BackendSamplerV2, BaseSamplerV2
 from qiskit.providers import BackendV2
 from qiskit.transpiler import generate_preset_pass_manager
+from qiskit_aer.primitives import EstimatorV2 as AerEstimatorV2
 from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
 
 from ..circuits import CircuitSpec
 from ..readout import DENSE_OUTCOME_BITS, Setting
 from .base import Executor, SeedLike, host_angles, to_device
+from .jobs import IBM_MAX_EXECUTIONS, Pending
 
 
 class SamplerExecutor(Executor):
@@ -58,19 +62,31 @@ class SamplerExecutor(Executor):
         self.circuits = circuits
         self._columns = [parameter_columns(circuit, spec.angles) for circuit in circuits]
 
-    def run(self, angles: torch.Tensor) -> torch.Tensor:
+    def job_seed(self) -> int | None:
+        return self.next_seed() if self.seeded else None
+
+    def submit(self, angles: torch.Tensor, seed: int | None) -> Pending:
         host = host_angles(angles)
         pubs = [(c, np.ascontiguousarray(host[:, k]), self.shots) for c, k in zip(self.circuits, self._columns)]
-        if self.seeded:
-            _seed_sampler(self.sampler, self.next_seed())
-        try:
-            result = self.sampler.run(pubs).result()
-            samples = [result[i].data.readout.array for i in range(len(pubs))]
-        except Exception as error:
-            raise RuntimeError(f"sampler job failed: {error}") from error
+        sampler = self.sampler if seed is None else seeded_copy(self.sampler, seed)
         settings = self.spec.readout.settings
-        features = [samples_features(a, s, len(host), self.shots) for a, s in zip(samples, settings)]
-        return to_device(np.concatenate(features, axis=1), angles)
+
+        def decode(result) -> torch.Tensor:
+            if len(result) != len(pubs):
+                raise RuntimeError(f"{len(result)} PUB results, expected {len(pubs)}")
+            features = []
+            for i, setting in enumerate(settings):
+                readout = getattr(result[i].data, "readout", None)
+                if readout is None:
+                    raise RuntimeError(f"PUB {i} has no 'readout' register (it has {list(result[i].data)})")
+                features.append(samples_features(readout.array, setting, len(host), self.shots))
+            return to_device(np.concatenate(features, axis=1), angles)
+
+        return Pending(sampler.run(pubs), decode, "sampler")
+
+    @property
+    def default_max_executions(self) -> int | None:
+        return IBM_MAX_EXECUTIONS if is_ibm_runtime(self.sampler) else None
 
 
 def samples_features(array: np.ndarray, setting: Setting, rows: int, shots: int) -> np.ndarray:
@@ -104,9 +120,23 @@ def primitive_backend(sampler) -> BackendV2 | None:
     return backend if isinstance(backend, BackendV2) else None
 
 
-def _seed_sampler(sampler: BaseSamplerV2, seed: int) -> None:
-    """Set the next job's simulator seed on samplers that have one; leave others alone."""
-    if isinstance(sampler, BackendSamplerV2):
-        sampler.options.seed_simulator = seed
-    elif isinstance(sampler, AerSamplerV2):
-        sampler.options.run_options["seed_simulator"] = seed
+def seeded_copy(primitive, seed: int):
+    """A shallow copy of a local primitive whose jobs use simulator ``seed`` (``BackendSamplerV2``:
+    ``options.seed_simulator``; Aer's: ``options.run_options["seed_simulator"]``, unless it was built with its
+    own fixed ``seed``); other primitives (hardware) are returned as they are. A copy, not the primitive's own
+    options: those are read when a job starts, after the next job may already have been submitted."""
+    options = getattr(primitive, "_options", None)
+    if isinstance(primitive, BackendSamplerV2) and dataclasses.is_dataclass(options):
+        changed = dataclasses.replace(options, seed_simulator=seed)
+    elif isinstance(primitive, (AerSamplerV2, AerEstimatorV2)) and dataclasses.is_dataclass(options):
+        changed = dataclasses.replace(options, run_options={**options.run_options, "seed_simulator": seed})
+    else:
+        return primitive
+    clone = copy.copy(primitive)
+    clone._options = changed
+    return clone
+
+
+def is_ibm_runtime(primitive) -> bool:
+    """Whether ``primitive`` is a qiskit-ibm-runtime primitive (a device, or its local testing mode)."""
+    return type(primitive).__module__.startswith("qiskit_ibm_runtime")

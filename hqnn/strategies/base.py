@@ -10,6 +10,7 @@ import torch
 from ..autograd import evaluate_op, register
 from ..circuits import CircuitSpec
 from ..cost import JobCost
+from ..executors.jobs import JobPolicy
 from ..randomness import ShotStream
 
 
@@ -25,6 +26,7 @@ class Strategy(ABC):
     def __init__(self, spec: CircuitSpec, stream: ShotStream):
         self.spec = spec
         self.stream = stream
+        self.jobs = JobPolicy()  # the layer sets its own: max_executions, retries, backoff
         self.handle = register(self)
 
     def __getstate__(self) -> dict:

@@ -6,14 +6,15 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..cost import JobCost
 from ..executors.base import Executor
+from ..executors.jobs import run_jobs
 from ..shift import ShiftPlan
 from .base import Strategy
 
 
 class ShiftRule(Strategy):
-    """Values and Jacobians from one job of ``executor`` with shift s."""
+    """Values and Jacobians from the rows of one forward + backward on ``executor`` with shift s: one job, or
+    the fewest that fit ``self.jobs`` (see :mod:`hqnn.executors.jobs`)."""
 
     def __init__(self, executor: Executor, shift: float):
         super().__init__(executor.spec, executor.stream)
@@ -23,7 +24,7 @@ class ShiftRule(Strategy):
     def evaluate(self, gamma, need_inputs, need_weights):
         shifted = self.shifted(need_inputs, need_weights)  # none without a gradient: the base rows only
         rows = self.plan.rows(gamma, shifted)
-        features = self.executor.run(rows)
+        features = run_jobs(self.executor, rows, self.jobs)
         expected = (len(rows), self.spec.readout.n_features)
         name = type(self.executor).__name__
         if tuple(features.shape) != expected:
@@ -42,7 +43,7 @@ class ShiftRule(Strategy):
 
     def cost(self, batch, need_inputs=True, need_weights=True):
         rows = batch * (1 + 2 * len(self.shifted(need_inputs, need_weights)))
-        return JobCost.of_rows(rows, len(self.spec.readout.settings), self.executor.shots)
+        return self.jobs.cost(rows, self.executor.circuits_per_row, self.executor.shots)
 
     def memory(self, batch, device):
         return self.executor.memory(batch * (1 + 2 * self.spec.n_angles))

@@ -1,0 +1,186 @@
+"""The fewest jobs that fit: an angle matrix split by rows into jobs of at most ``max_executions`` circuits ×
+shots, every job submitted before any result is awaited, a failed job resubmitted alone (with backoff), and
+the features stitched back in row order. Nothing partial is returned: a job that still fails after its last
+try raises ``RuntimeError`` naming the job id(s) and the provider's message.
+
+Provider limit: IBM Quantum's job validation refuses a Sampler job above 5,000,000 executions, counted as
+circuits × shots after PUB broadcasting (IBM Quantum documentation, "Job limits",
+https://quantum.cloud.ibm.com/docs/en/guides/job-limits; older versions of that guide said 10,000,000).
+Estimator jobs are split on the service side, so estimators have no default limit.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from ..cost import JobCost
+
+#: IBM Runtime's largest Sampler job: circuits × shots after PUB broadcasting (see the module docstring).
+IBM_MAX_EXECUTIONS = 5_000_000
+#: ``Hybrid(max_executions=AUTO)``: the provider's limit for IBM Runtime samplers, none for local simulators.
+AUTO = "auto"
+
+
+class MalformedResult(RuntimeError):
+    """A job finished but its result is not what was submitted (shape, registers): not retried."""
+
+
+@dataclass(frozen=True)
+class JobPolicy:
+    """How one forward + backward becomes jobs: at most ``max_executions`` circuits × shots each (``None``: no
+    limit), ``retries`` resubmissions of a failed job, waiting ``backoff`` · 2^k seconds before try k + 1."""
+
+    max_executions: int | None = None
+    retries: int = 2
+    backoff: float = 1.0
+
+    def __post_init__(self) -> None:
+        m = self.max_executions
+        if m is not None and (isinstance(m, bool) or not isinstance(m, int) or m < 1):
+            raise ValueError(f"max_executions must be a positive integer (circuits × shots per job) or None, got {m!r}")
+        if isinstance(self.retries, bool) or not isinstance(self.retries, int) or self.retries < 0:
+            raise ValueError(f"retries must be a whole number ≥ 0 (resubmissions of a failed job), got {self.retries!r}")
+        b = self.backoff
+        if isinstance(b, bool) or not isinstance(b, (int, float)) or not math.isfinite(b) or b < 0:
+            raise ValueError(f"backoff must be a finite number of seconds ≥ 0, got {b!r}")
+
+    def rows_per_job(self, circuits_per_row: int, shots: int | None) -> int | None:
+        """The most rows one job may hold (``None``: all of them)."""
+        if self.max_executions is None or not shots:
+            return None
+        per_row = circuits_per_row * shots
+        rows = self.max_executions // per_row
+        if rows < 1:
+            raise ValueError(
+                f"one row needs {circuits_per_row} circuit(s) × {shots} shots = {per_row:,} executions, more than "
+                f"max_executions={self.max_executions:,}: use fewer shots, or raise max_executions"
+            )
+        return rows
+
+    def cost(self, rows: int, circuits_per_row: int, shots: int | None) -> JobCost:
+        """Jobs, circuits and executions of ``rows`` rows split by this policy."""
+        total = JobCost.of_rows(rows, circuits_per_row, shots)
+        per_job = self.rows_per_job(circuits_per_row, shots)
+        return total if per_job is None or not rows else JobCost(-(-rows // per_job), total.circuits, total.executions)
+
+
+class Finished:
+    """A job that ran when it was submitted (local simulators): its features."""
+
+    job_id = None
+
+    def __init__(self, features: torch.Tensor):
+        self.features = features
+
+    def result(self) -> torch.Tensor:
+        return self.features
+
+
+class Pending:
+    """A submitted provider job and how to turn its result into features; ``result`` waits for it."""
+
+    def __init__(self, job: Any, decode: Callable[[Any], torch.Tensor], what: str):
+        self.job, self.decode, self.what = job, decode, what
+        self.job_id = _job_id(job)
+
+    def result(self) -> torch.Tensor:
+        raw = self.job.result()
+        try:
+            return self.decode(raw)
+        except MalformedResult:
+            raise
+        except Exception as error:
+            raise MalformedResult(f"{self.what} job {self.job_id} returned a malformed result: {error}") from error
+
+    def cancel(self) -> None:
+        cancel = getattr(self.job, "cancel", None)
+        if callable(cancel):
+            try:
+                cancel()
+            except Exception:  # best effort: the job may have finished or the provider may refuse
+                pass
+
+
+def run_jobs(executor, angles: torch.Tensor, policy: JobPolicy) -> torch.Tensor:
+    """Features (R, F) of every row of ``angles`` from ``executor``, in the fewest jobs ``policy`` allows.
+
+    Each job's seed is drawn from the executor's stream in row order before anything is submitted (a seeded
+    run gives the same features however its jobs finish); a retried job keeps its seed.
+    """
+    per_job = policy.rows_per_job(executor.circuits_per_row, executor.shots) or max(1, len(angles))
+    chunks = list(angles.split(per_job))
+    seeds = [executor.job_seed() for _ in chunks]
+    tries = [0] * len(chunks)
+    jobs: list = [None] * len(chunks)
+    failures: dict[int, BaseException] = {}
+    try:
+        for i in range(len(chunks)):  # all submitted before any result is awaited
+            jobs[i] = _submit(executor, chunks, seeds, i, tries, policy)
+        features = []
+        for i in range(len(chunks)):
+            while True:
+                try:
+                    features.append(jobs[i].result())
+                    break
+                except MalformedResult:
+                    raise
+                except Exception as error:
+                    if tries[i] >= policy.retries:
+                        failures[i] = error
+                        raise _failed(executor, jobs, failures, chunks, tries) from error
+                    _wait(policy, tries[i])
+                    tries[i] += 1
+                    jobs[i] = _submit(executor, chunks, seeds, i, tries, policy)
+    except BaseException:
+        for job in jobs:
+            if isinstance(job, Pending):
+                job.cancel()
+        raise
+    return features[0] if len(features) == 1 else torch.cat(features)
+
+
+def _submit(executor, chunks, seeds, index, tries, policy):
+    """Submit chunk ``index``, retrying a submission that raises (it counts as a try)."""
+    while True:
+        try:
+            return executor.submit(chunks[index], seeds[index])
+        except MalformedResult:
+            raise
+        except Exception as error:
+            if tries[index] >= policy.retries:
+                name = type(executor).__name__
+                raise RuntimeError(
+                    f"{name}: job {index + 1} of {len(chunks)} ({len(chunks[index])} rows, no job id: not accepted) "
+                    f"failed {tries[index] + 1} time(s) at submission: {type(error).__name__}: {error}; "
+                    "no result was returned, the layer can run the next batch"
+                ) from error
+            _wait(policy, tries[index])
+            tries[index] += 1
+
+
+def _failed(executor, jobs, failures, chunks, tries) -> RuntimeError:
+    parts = []
+    for i, error in failures.items():
+        job_id = getattr(jobs[i], "job_id", None) or "(no id)"
+        parts.append(f"job {job_id} ({len(chunks[i])} rows) failed {tries[i] + 1} time(s): {type(error).__name__}: {error}")
+    name = type(executor).__name__
+    return RuntimeError(f"{name}: {'; '.join(parts)}; no result was returned, the layer can run the next batch")
+
+
+def _wait(policy: JobPolicy, attempt: int) -> None:
+    if policy.backoff:
+        time.sleep(policy.backoff * 2**attempt)
+
+
+def _job_id(job: Any) -> str | None:
+    job_id = getattr(job, "job_id", None)
+    try:
+        return str(job_id()) if callable(job_id) else (None if job_id is None else str(job_id))
+    except Exception:
+        return None
