@@ -4,6 +4,7 @@ hqnn's executors on CPython 3.11, numpy 2, torch 2.14, Aer 0.18."""
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -91,8 +92,13 @@ def available_bytes() -> int | None:
 
 
 def format_bytes(n: float) -> str:
-    """``n`` bytes in MiB below a GiB, else GiB (``'512 MiB'``, ``'16.0 GiB'``)."""
-    return f"{n / MIB:.0f} MiB" if n < GIB else f"{n / GIB:,.1f} GiB"
+    """``n`` bytes in MiB below a GiB, GiB below 2^70 (``'512 MiB'``, ``'16.0 GiB'``), else as a power of two
+    (``'2^5004.0 bytes'``: a statevector of thousands of qubits is an integer no float holds)."""
+    if n < GIB:
+        return f"{n / MIB:.0f} MiB"
+    if n < 2**70:
+        return f"{n / GIB:,.1f} GiB"
+    return f"2^{math.log2(n):.1f} bytes"
 
 
 def largest_fitting(cost: Callable[[int], int], limit: int, below: int) -> int | None:

@@ -21,8 +21,7 @@ from .constants import TensorCache
 from .kernels.statevector import MAX_DENSE_QUBITS, Program
 from .readout import Readout, Setting
 
-#: Widest circuit simulated: one row holds 2**n amplitudes.
-MAX_QUBITS = 24
+from .validation import MAX_QUBITS  # widest circuit simulated: one row holds 2**n amplitudes
 
 # A parameterized gate's matrix is U(γ) = A + cos(c·γ)·C + sin(c·γ)·S.
 _X, _Y, _Z = (np.array(m, dtype=complex) for m in ([[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, -1]]))

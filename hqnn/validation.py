@@ -10,6 +10,10 @@ from numbers import Integral, Real
 BACKEND_NAMES = ("aer", "analytic", "emulator")
 #: ``diff_method``: ``"auto"`` picks closed form, then reverse mode for exact layers, the shift rule for shots.
 DIFF_METHODS = ("auto", "shift", "reverse", "closed-form")
+#: Widest circuit the torch statevector simulator (analytic, emulator) holds; Aer takes wider ones.
+MAX_QUBITS = 24
+#: Widest circuit whose outcomes are decoded as 64-bit integers (Aer counts, sampler bit arrays).
+MAX_BITS = 62
 #: Smallest |sin s| accepted: below it the shift rule's 1/(2 sin s) factor only amplifies noise.
 MIN_SIN_SHIFT = 1e-6
 

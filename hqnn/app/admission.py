@@ -91,15 +91,17 @@ def check_run(config: RunConfig, available: int | None = None, cores: int | None
             cost = lambda v: process_bytes(_with(config, shots=v))  # noqa: E731
             flag, largest = "shots", largest_fitting(cost, available, config.shots)
             what = "Aer's shot sampling"
-        else:  # scan down: the statevector cost is the larger one
-            fits = lambda v: process_bytes(_with(config, qubits=v)) <= available  # noqa: E731
-            flag, largest = "qubits", next((v for v in range(config.qubits - 1, 0, -1) if fits(v)), None)
+        else:  # bisect: the statevector cost is the larger one, and doubles with each qubit
+            cost = lambda v: process_bytes(_with(config, qubits=v))  # noqa: E731
+            # 2**v bytes alone exceed what is available from v = its bit length on: search below that.
+            below = min(config.qubits, max(2, available.bit_length() + 1))
+            flag, largest = "qubits", largest_fitting(cost, available, below)
             what = "the statevector simulation"
-        hint = (
-            f"the largest that fits is --{flag} {largest}"
-            if largest
-            else f"even --{flag} 1 does not fit: lower --batch-size"
-        )
+        hint = f"the largest that fits is --{flag} {largest}" if largest else f"even --{flag} 1 does not fit: lower --batch-size"
+        if not largest and config.batch_size > 1:  # the batch's rows are what does not fit: say how far to lower it
+            cost = lambda v: process_bytes(_with(config, batch_size=v))  # noqa: E731
+            batch = largest_fitting(cost, available, config.batch_size)
+            hint += f" (the largest that fits is --batch-size {batch})" if batch else " (even 1 does not fit)"
         check_fits(f"--{flag} {getattr(config, flag)} ({what})", need, available, hint)
     check_fits(
         f"--ddp {config.ddp} ({format_bytes(need)} per process)",

@@ -51,6 +51,7 @@ class Checkpoint:
     epoch: int
     train_loss: list[float] = field(default_factory=list)
     training: TrainingState | None = None
+    threads: int | None = None  # torch threads of the process that trained it (None: an older checkpoint)
 
 
 def save_checkpoint(
@@ -71,6 +72,7 @@ def save_checkpoint(
         "state_dict": model.state_dict(),
         "shot_noise": storable(shot_noise_state(model)),
         "training": None if training is None else storable(asdict(training)),
+        "threads": torch.get_num_threads(),  # torch's sums depend on it: a resume keeps it
     }
     buffer = io.BytesIO()  # serialise first: a full disk then fails as a plain OSError in the write below
     torch.save(payload, buffer)
@@ -80,15 +82,23 @@ def save_checkpoint(
 def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     """The checkpoint at ``path``; FileNotFoundError if missing, ValueError if it is not a whole hqnn checkpoint."""
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(
+            f"checkpoint {os.fspath(path)!r} is a folder, not a checkpoint file: pass the model.pt in it "
+            f"({os.fspath(path / 'model.pt')!r})"
+        )
     if not path.is_file():
         raise FileNotFoundError(
             f"checkpoint {os.fspath(path)!r} does not exist: train one with `hqnn train` (it writes <out>/model.pt)"
         )
+    if path.stat().st_size == 0:
+        raise ValueError(f"checkpoint {os.fspath(path)!r} is empty (0 bytes), a copy that did not finish? retrain, or pick another")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
         raise ValueError(
-            f"checkpoint {os.fspath(path)!r} is corrupt or not a torch file ({error}); retrain, or pick another"
+            f"checkpoint {os.fspath(path)!r} is corrupt or not a torch file ({_reason(error)}); hqnn reads only the "
+            "plain data its own checkpoints hold: retrain, or pick another"
         ) from error
     if not isinstance(payload, dict) or payload.get("format") not in FORMATS:
         raise ValueError(f"{os.fspath(path)!r} is not an hqnn checkpoint (no {FORMAT!r} format tag)")
@@ -97,6 +107,8 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         model = build_model(config)
         model.load_state_dict(payload["state_dict"])
         epoch, train_loss = int(payload["epoch"]), [float(v) for v in payload["train_loss"]]
+        threads = payload.get("threads")
+        threads = int(threads) if isinstance(threads, int) and threads > 0 else None
         training = None
         if payload["format"] == FORMAT:
             set_shot_noise_state(model, restored(payload["shot_noise"]))
@@ -104,7 +116,16 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
                 training = TrainingState(**restored(payload["training"]))
     except (KeyError, TypeError, ValueError, RuntimeError) as error:
         raise ValueError(f"checkpoint {os.fspath(path)!r} does not match this hqnn's model: {error}") from error
-    return Checkpoint(model.eval(), config, epoch, train_loss, training)
+    return Checkpoint(model.eval(), config, epoch, train_loss, training, threads)
+
+
+def _reason(error: Exception) -> str:
+    """torch's error in a line, without its advice to load with ``weights_only=False``: that runs arbitrary code
+    from the file, which a checkpoint that fails this check must never get."""
+    text = str(error).strip()
+    if not text or "weights_only" in text:
+        return {"UnpicklingError": "not a pickle torch can read safely"}.get(type(error).__name__, type(error).__name__)
+    return text.splitlines()[0]
 
 
 def shot_noise_state(model: nn.Module) -> dict[str, Any]:

@@ -8,7 +8,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import errno
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -19,6 +21,7 @@ from .atomic import check_writable, remove_stale_temps
 from .choices import BACKENDS, LOSSES, SOURCES
 from .config import MULTICLASS_LR, ConfigError, RunConfig
 from .admission import check_run
+from .lock import LOCK_NAME, check_unlocked, run_lock
 
 SHOWN_PREDICTIONS = 12
 #: ``hqnn train``'s flags that set the recipe: one per RunConfig field.
@@ -29,7 +32,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``hqnn`` command with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
-        return args.run(args)
+        with _sigterm_as_interrupt():
+            return args.run(args)
     except ConfigError as error:
         return _fail(args, f"argument {error.flag}: {error}")
     except (ValueError, OSError) as error:
@@ -40,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hqnn", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="hqnn", description=" ".join(__doc__.split()).replace("``", ""))
     parser.add_argument("--version", action="version", version=f"hqnn {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate,predict}")
     defaults = RunConfig()
@@ -48,9 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--threads",
         type=_positive_int,
-        default=1,
         help="torch CPU threads (default 1: this small CNN gains nothing from more, and on busy cores "
-        "OpenMP's spin-waiting made 2 threads up to 9× slower)",
+        "OpenMP's spin-waiting made 2 threads up to 9× slower; --resume keeps the run's own)",
     )
 
     train = commands.add_parser(
@@ -88,10 +91,22 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="RUN_DIR",
         help="continue an interrupted run from its last finished epoch, with its own recipe (no other flags)",
     )
+    train.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the jobs, circuits and executions (circuits × shots) per step, per epoch and for the whole run; "
+        "run nothing, write nothing",
+    )
     train.set_defaults(run=run_train)
 
     evaluate_ = commands.add_parser("evaluate", parents=[common], help="accuracy and loss of a checkpoint on its test split")
     evaluate_.add_argument("--checkpoint", type=Path, required=True)
+    evaluate_.add_argument(
+        "--data-root", help="torchvision's MNIST root folder (default: the checkpoint's; never created unless --download)"
+    )
+    evaluate_.add_argument(
+        "--download", action="store_true", help="let torchvision download MNIST (a checkpoint's own setting is ignored)"
+    )
     evaluate_.set_defaults(run=run_evaluate)
 
     predict = commands.add_parser("predict", parents=[common], help="the digit in each 28×28 grayscale image (PNG, JPEG, .npy)")
@@ -109,30 +124,49 @@ def run_train(args: argparse.Namespace) -> int:
         given["digits"] = tuple(given["digits"])
     config = RunConfig(**given)
     check_run(config)
+    if args.dry_run:
+        return _dry_run(config, args)
     out = args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
     _check_out(out, bool(args.force))
-    with _torch_threads(args.threads):
+    with _torch_threads(args.threads or 1):
         train_set, test_set = _splits(config)
         out.mkdir(parents=True, exist_ok=True)
-        print(f"training {_describe(config)} on {len(train_set)} digits {list(config.digits)} → {out}", flush=True)
-        return _train(config, out, train_set, test_set, resume=False)
+        with run_lock(out, "--out"):
+            print(f"training {_describe(config)} on {len(train_set)} digits {list(config.digits)} → {out}", flush=True)
+            return _train(config, out, train_set, test_set, resume=False)
+
+
+def _dry_run(config: RunConfig, args: argparse.Namespace) -> int:
+    """``hqnn train --dry-run``: the recipe's jobs, circuits and executions; nothing runs or is written."""
+    from .preview import format_preview, run_cost
+
+    with _torch_threads(args.threads or 1):
+        print(format_preview(config, run_cost(config), _describe(config)))
+    return 0
 
 
 def _resume(args: argparse.Namespace) -> int:
     """``hqnn train --resume RUN_DIR``: the run's own recipe from its checkpoint, continued after its epoch."""
     given = [f"--{name.replace('_', '-')}" for name in (*RECIPE, "out", "force") if getattr(args, name) is not None]
+    given += ["--dry-run"] * bool(args.dry_run)
     if given:
         raise ValueError(f"--resume continues the run's own recipe: drop {', '.join(given)}")
     folder = args.resume
+    if folder.exists() and not folder.is_dir():
+        hint = f": pass its folder, --resume {folder.parent}" if folder.name == "model.pt" else ""
+        raise ValueError(f"--resume {folder} is a file, not a run folder (the folder `hqnn train --out` wrote){hint}")
     if not folder.is_dir():
         raise FileNotFoundError(f"--resume {folder}: no such run folder")
     if not (folder / "model.pt").is_file():
         raise FileNotFoundError(f"--resume {folder}: no model.pt in it (no epoch of that run finished): train anew")
     _check_writable(folder, "--resume")
-    with _torch_threads(args.threads):
+    check_unlocked(folder, "--resume")
+    with _torch_threads(args.threads or 1):
         from .checkpoint import load_checkpoint
 
         start = load_checkpoint(folder / "model.pt")
+    threads = _resume_threads(folder, start.threads, args.threads)
+    with _torch_threads(threads), run_lock(folder, "--resume"):
         if start.training is None:
             raise ValueError(
                 f"--resume {folder}: its model.pt was written by an older hqnn (format 1), without optimizer and "
@@ -143,6 +177,8 @@ def _resume(args: argparse.Namespace) -> int:
         stale = remove_stale_temps(folder)
         train_set, test_set = _splits(config)
         note = f" (removed {len(stale)} temp file{'s' * (len(stale) != 1)} of a killed write)" if stale else ""
+        if start.threads is not None:
+            note += f" with the run's own {threads} thread{'s' * (threads != 1)}"
         print(f"resuming {_describe(config)} after epoch {start.epoch}/{config.epochs} → {folder}{note}", flush=True)
         return _train(config, folder, train_set, test_set, resume=True)
 
@@ -205,14 +241,26 @@ def _train(config: RunConfig, out: Path, train_set, test_set, resume: bool) -> i
     return 0
 
 
+def _resume_threads(folder: Path, recorded: int | None, asked: int | None) -> int:
+    """The thread count a resumed run continues with: its own (torch's sums depend on it), never another."""
+    if recorded is not None and asked is not None and asked != recorded:
+        raise ValueError(
+            f"--resume {folder}: the run trained with --threads {recorded}; {asked} threads would change its "
+            f"floating-point sums, so the result would not be the run's own: drop --threads {asked}"
+        )
+    return recorded or asked or 1
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
-    with _torch_threads(args.threads):
+    with _torch_threads(args.threads or 1):
         from .checkpoint import load_checkpoint
         from .train import evaluate
 
         checkpoint = load_checkpoint(args.checkpoint)
         config = checkpoint.config
-        _, test_set = _splits(config)
+        # A checkpoint may not make this command download or create folders: only the command line may.
+        data = {"download": bool(args.download), "data_root": args.data_root or config.data_root}
+        _, test_set = _splits(dataclasses.replace(config, **data))
         scores = evaluate(checkpoint.model, test_set, config.loss)
     print(
         f"{args.checkpoint}: test accuracy {scores.accuracy:.1%} on {len(test_set)} digits {list(config.digits)} "
@@ -222,7 +270,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    with _torch_threads(args.threads):
+    with _torch_threads(args.threads or 1):
         import torch
 
         from .checkpoint import load_checkpoint
@@ -256,7 +304,9 @@ def _check_out(out: Path, force: bool) -> None:
     if not existing.is_dir():
         where = "is a file" if existing == out else f"is inside {existing}, which is a file"
         raise ValueError(f"--out {out} {where}, not a folder: pick another --out")
-    if existing == out and any(out.iterdir()) and not force:
+    if existing == out:
+        check_unlocked(out, "--out")
+    if existing == out and any(p.name != LOCK_NAME for p in out.iterdir()) and not force:
         raise ValueError(f"--out {out} exists and is not empty: pass --force to overwrite, or pick another --out")
     _check_writable(existing, "--out", out)
 
@@ -277,6 +327,20 @@ def _splits(config: RunConfig):
     return load_mnist(
         config.digits, config.train_per_class, config.test_per_class, config.data, config.data_root, config.download
     )
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt, as SIGINT does: the same checkpoint message and exit status 130
+    (data-parallel runs install their own handler while their workers run)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _fail(args: argparse.Namespace, message: str) -> int:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any
 
+from ..validation import MAX_BITS, MAX_QUBITS
 from .choices import BACKENDS, LOSSES, SOURCES, check_digits
 
 #: Learning rate of more than two classes when none is given. The README's ten-digit recipe (4 qubits,
@@ -78,6 +79,14 @@ class RunConfig:
             object.__setattr__(self, "lr", MULTICLASS_LR if multiclass else 1e-3)
         for name in ("train_per_class", "test_per_class", "epochs", "batch_size", "qubits", "ddp"):
             _check_whole(name, getattr(self, name), low=1)
+        if self.qubits > MAX_BITS:
+            raise ConfigError("qubits", f"--qubits {self.qubits} is more than {MAX_BITS}: outcomes are decoded as 64-bit integers")
+        if self.qubits > MAX_QUBITS and self.backend in ("analytic", "emulator"):
+            raise ConfigError(
+                "qubits",
+                f"--qubits {self.qubits} is more than the {MAX_QUBITS} that the torch simulator of backend "
+                f"{self.backend!r} holds: use --backend aer, or fewer qubits",
+            )
         _check_whole("reps", self.reps, low=0)
         _check_whole("seed", self.seed, low=0, high=MAX_SEED)
         if self.shots is not None:

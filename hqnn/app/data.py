@@ -88,6 +88,11 @@ def torchvision_mnist(root: str | os.PathLike, train: bool, download: bool) -> t
     except RuntimeError as error:
         if all((raw / name).is_file() for name in MNIST_FILES):
             raise _invalid_idx(raw, train, error) from error
+        if download:
+            raise FileNotFoundError(
+                f"downloading MNIST into {os.fspath(root)!r} failed ({error}): check the network connection, or "
+                f"put MNIST's files in {raw} yourself"
+            ) from error
         raise FileNotFoundError(
             f"MNIST files not found under {os.fspath(root)!r} (torchvision looks in {raw}): "
             f"pass --download (download=True) to fetch them, or --data-root to point at them ({error})"
@@ -128,6 +133,8 @@ def read_image(path: str | os.PathLike) -> torch.Tensor:
     from PIL import Image
 
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"image {os.fspath(path)!r} is a folder: pass the image files in it (PNG, JPEG, .npy)")
     if not path.is_file():
         raise FileNotFoundError(f"image {os.fspath(path)!r} does not exist")
     try:

@@ -22,8 +22,7 @@ from .jobs import Pending
 #: one thread, best of interleaved runs), µs per row at 768 | 12288 rows: c = 1: 133 | 219, c = 4: 43 | 51,
 #: c = 6: 37 | 39, c = 8: 42 | 60, c = 16: ~280 (2^c outcomes per experiment start to dominate).
 PACK_QUBITS = 6
-#: Counts are decoded as int64 bit strings.
-MAX_BITS = 62
+from ..validation import MAX_BITS  # counts are decoded as int64 bit strings
 
 
 class AerExecutor(Executor):
