@@ -227,3 +227,19 @@ def test_evaluate_never_downloads_or_creates_what_a_checkpoint_asks_for(tmp_path
     code, _, stderr = run(capsys, "evaluate", "--checkpoint", tmp_path / "crafted.pt")
     assert code == 2 and "MNIST files not found" in stderr
     assert calls == [False] and not (tmp_path / "chosen").exists()
+
+
+def test_under_ddp_only_the_launcher_holds_the_lock(tmp_path, capsys, monkeypatch):
+    holders = []
+    real_launch = hqnn.app.train.launch
+
+    def launch(*args, **kwargs):
+        holders.append(json.loads((out / LOCK_NAME).read_text())["pid"])
+        return real_launch(*args, **kwargs)
+
+    monkeypatch.setattr(hqnn.app.train, "launch", launch)
+    out = tmp_path / "run"
+    code, _, stderr = run(capsys, "train", *TINY, "--ddp", "2", "--out", out)
+    assert code == 0, stderr
+    assert holders == [os.getpid()]  # this process launched the workers and holds the lock for them
+    assert not (out / LOCK_NAME).exists() and (out / "model.pt").is_file()
