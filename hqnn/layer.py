@@ -39,7 +39,8 @@ class Hybrid(nn.Module):
     Pauli operators (``SparsePauliOp``, or labels such as ``"ZZ"``), one ⟨O⟩ each.
     ``diff_method``: ``"auto"``, ``"shift"``, ``"reverse"`` or ``"closed-form"`` (see the README).
     ``max_memory`` (bytes) bounds one batch's estimated peak memory; ``None`` is what the machine (or the GPU)
-    has available at the call. A batch over it raises ``ResourceError`` naming the largest batch that fits.
+    has available at the call. A shift-rule batch over it runs as jobs that each fit, one after another; any
+    other batch over it raises ``ResourceError`` naming the largest batch that fits.
     ``max_executions``: circuits × shots one job may hold; a forward + backward above it is split by rows into
     the fewest jobs that fit, all submitted before any result is awaited. ``"auto"`` (default) is the
     provider's limit for IBM Runtime samplers (5,000,000) and no limit for local simulators; ``None``: no limit.
@@ -143,9 +144,18 @@ class Hybrid(nn.Module):
         """Jobs (after splitting by ``max_executions``), circuits and executions (circuits × shots) of one
         forward + backward of ``batch`` samples (the gradients this layer's parameters need), computed without
         running anything; ``backward=False``: a forward alone (evaluation)."""
+        batch = check_positive_int(batch, "batch")
         need_inputs = backward  # a layer inside a network passes gradients on to its inputs
         need_weights = backward and self.weights.requires_grad
-        return self.strategy.cost(check_positive_int(batch, "batch"), need_inputs, need_weights)
+        previous = self.strategy.memory_rows
+        try:
+            try:
+                self.check_memory(batch, torch.device("cpu"))  # jobs split to fit memory count too
+            except ResourceError:
+                self.strategy.memory_rows = None  # such a batch is refused when it runs
+            return self.strategy.cost(batch, need_inputs, need_weights)
+        finally:
+            self.strategy.memory_rows = previous
 
     @property
     def jobs(self) -> JobPolicy:
@@ -153,13 +163,20 @@ class Hybrid(nn.Module):
         return self.strategy.jobs
 
     def check_memory(self, batch: int, device: torch.device) -> None:
-        """Raise :class:`~hqnn.memory.ResourceError` if a batch of ``batch`` samples on ``device`` would need
-        more memory than ``max_memory`` (default: what is available), naming the largest batch that fits."""
+        """Fit a batch of ``batch`` samples on ``device`` into ``max_memory`` (default: what is available): a
+        shift-rule batch over it is split by rows into jobs that each fit and run one after another (the same
+        splitting as ``max_executions``); another that does not fit raises :class:`~hqnn.memory.ResourceError`
+        naming the largest batch that fits."""
+        self.strategy.memory_rows = None
         needed = self.strategy.memory(batch, device)
         if needed < MEMORY_CHECK_MIN:
             return
         limit = self.max_memory if self.max_memory is not None else _available(device)
         if limit is None or needed <= limit:
+            return
+        rows = self.strategy.rows_within(batch, limit, device)
+        if rows is not None:
+            self.strategy.memory_rows = rows
             return
         largest = largest_fitting(lambda b: self.strategy.memory(b, device), limit, batch)
         fix = (

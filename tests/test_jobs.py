@@ -30,8 +30,8 @@ def record_jobs(monkeypatch) -> list:
     seen = []
     run_jobs = shift_rule.run_jobs
 
-    def spy(executor, rows, policy):
-        features = run_jobs(executor, rows, policy)
+    def spy(executor, rows, policy, memory_rows=None):
+        features = run_jobs(executor, rows, policy, memory_rows)
         seen.append((rows.detach().clone(), features.detach().clone()))
         return features
 
@@ -215,3 +215,31 @@ def test_a_malformed_result_is_a_clear_error_not_retried():
     with pytest.raises(RuntimeError, match=r"malformed result: sampler returned samples of shape \(1, 1000\), expected \(41, 1000\)"):
         four_qubit_layer(short)(inputs(1)).sum().backward()
     layer(inputs(1)).sum().backward()  # usable afterwards
+
+
+def test_a_batch_over_max_memory_is_split_by_the_same_mechanism_one_job_at_a_time(monkeypatch):
+    """Aer's memory guard: a shift-rule batch whose one job would exceed max_memory runs as jobs of the rows
+    that fit, each awaited before the next is submitted (they share this machine's memory)."""
+    import hqnn.executors.aer as aer
+    from hqnn.memory import MIB
+
+    wide = angle_encoder(10)  # 10 measured bits: Aer keeps up to 1,024 outcomes per experiment
+    layer = Hybrid("aer", 2000, **wide.hybrid_kwargs(), readout="z", seed=1, max_memory=70 * MIB)
+    assert layer.strategy.memory(16, "cpu") > 70 * MIB  # one job of 16 samples (336 rows) would not fit
+    events = []
+    backend = layer.strategy.executor.backend
+    run, results = backend.run, aer.bound_results
+    monkeypatch.setattr(backend, "run", lambda *a, **k: events.append("submit") or run(*a, **k))
+    monkeypatch.setattr(aer, "bound_results", lambda job: events.append("result") or results(job))
+    seen = record_jobs(monkeypatch)
+    cost = layer.cost(16)
+    x = torch.rand(16, 10, dtype=torch.float64, requires_grad=True)
+    layer(x).sum().backward()
+    rows = layer.strategy.memory_rows
+    assert rows is not None and layer.strategy.executor.memory(rows) <= 70 * MIB
+    assert cost.jobs == -(-336 // rows) == events.count("submit") >= 2
+    assert events == ["submit", "result"] * cost.jobs  # one after another
+    (angles, features), = seen
+    exact = p_odd(AerStatevectorExecutor(layer.spec).run(angles))
+    assert fit_pvalue(p_odd(features), exact, 2000) > 1e-3
+    assert torch.isfinite(x.grad).all()

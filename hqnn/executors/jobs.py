@@ -63,10 +63,12 @@ class JobPolicy:
             )
         return rows
 
-    def cost(self, rows: int, circuits_per_row: int, shots: int | None) -> JobCost:
-        """Jobs, circuits and executions of ``rows`` rows split by this policy."""
+    def cost(self, rows: int, circuits_per_row: int, shots: int | None, memory_rows: int | None = None) -> JobCost:
+        """Jobs, circuits and executions of ``rows`` rows split by this policy (and by ``memory_rows``)."""
         total = JobCost.of_rows(rows, circuits_per_row, shots)
         per_job = self.rows_per_job(circuits_per_row, shots)
+        if memory_rows is not None:
+            per_job = memory_rows if per_job is None else min(per_job, memory_rows)
         return total if per_job is None or not rows else JobCost(-(-rows // per_job), total.circuits, total.executions)
 
 
@@ -107,23 +109,37 @@ class Pending:
                 pass
 
 
-def run_jobs(executor, angles: torch.Tensor, policy: JobPolicy) -> torch.Tensor:
+def rows_per_job(executor, policy: JobPolicy, memory_rows: int | None = None) -> int | None:
+    """The most rows one job may hold: within ``policy.max_executions`` and, when given, ``memory_rows`` (the
+    most rows whose job fits this machine's memory; see :meth:`hqnn.Hybrid.check_memory`)."""
+    per_job = policy.rows_per_job(executor.circuits_per_row, executor.shots)
+    if memory_rows is None:
+        return per_job
+    return memory_rows if per_job is None else min(per_job, memory_rows)
+
+
+def run_jobs(executor, angles: torch.Tensor, policy: JobPolicy, memory_rows: int | None = None) -> torch.Tensor:
     """Features (R, F) of every row of ``angles`` from ``executor``, in the fewest jobs ``policy`` allows.
 
     Each job's seed is drawn from the executor's stream in row order before anything is submitted (a seeded
-    run gives the same features however its jobs finish); a retried job keeps its seed.
+    run gives the same features however its jobs finish); a retried job keeps its seed. ``memory_rows``: jobs
+    split to fit this machine's memory run one after another (each is awaited before the next is submitted);
+    otherwise all are submitted before any result is awaited.
     """
-    per_job = policy.rows_per_job(executor.circuits_per_row, executor.shots) or max(1, len(angles))
+    per_job = rows_per_job(executor, policy, memory_rows) or max(1, len(angles))
     chunks = list(angles.split(per_job))
+    window = 1 if memory_rows is not None else len(chunks)  # jobs in flight at once
     seeds = [executor.job_seed() for _ in chunks]
     tries = [0] * len(chunks)
     jobs: list = [None] * len(chunks)
     failures: dict[int, BaseException] = {}
+    submitted = 0
     try:
-        for i in range(len(chunks)):  # all submitted before any result is awaited
-            jobs[i] = _submit(executor, chunks, seeds, i, tries, policy)
         features = []
         for i in range(len(chunks)):
+            while submitted < min(len(chunks), i + window):  # all of them at once, unless memory-bound
+                jobs[submitted] = _submit(executor, chunks, seeds, submitted, tries, policy)
+                submitted += 1
             while True:
                 try:
                     features.append(jobs[i].result())

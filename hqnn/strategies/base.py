@@ -27,6 +27,7 @@ class Strategy(ABC):
         self.spec = spec
         self.stream = stream
         self.jobs = JobPolicy()  # the layer sets its own: max_executions, retries, backoff
+        self.memory_rows: int | None = None  # set per batch by the layer when its jobs must split to fit memory
         self.handle = register(self)
 
     def __getstate__(self) -> dict:
@@ -55,6 +56,11 @@ class Strategy(ABC):
     def cost(self, batch: int, need_inputs: bool = True, need_weights: bool = True) -> JobCost:
         """Jobs, circuits and executions of one forward (+ backward when a gradient is needed) of ``batch``
         samples, without running anything."""
+
+    def rows_within(self, batch: int, limit: int, device: torch.device) -> int | None:
+        """The most rows one job may hold for a batch of ``batch`` to fit ``limit`` bytes by splitting it into
+        jobs that run one after another; ``None`` when this strategy cannot split (its memory is the batch's)."""
+        return None
 
     def jacobian_shape(self, batch: int) -> tuple[int, ...]:
         spec = self.spec

@@ -8,6 +8,7 @@ import torch
 
 from ..executors.base import Executor
 from ..executors.jobs import run_jobs
+from ..memory import largest_fitting
 from ..shift import ShiftPlan
 from .base import Strategy
 
@@ -24,7 +25,7 @@ class ShiftRule(Strategy):
     def evaluate(self, gamma, need_inputs, need_weights):
         shifted = self.shifted(need_inputs, need_weights)  # none without a gradient: the base rows only
         rows = self.plan.rows(gamma, shifted)
-        features = run_jobs(self.executor, rows, self.jobs)
+        features = run_jobs(self.executor, rows, self.jobs, self.memory_rows)
         expected = (len(rows), self.spec.readout.n_features)
         name = type(self.executor).__name__
         if tuple(features.shape) != expected:
@@ -43,10 +44,14 @@ class ShiftRule(Strategy):
 
     def cost(self, batch, need_inputs=True, need_weights=True):
         rows = batch * (1 + 2 * len(self.shifted(need_inputs, need_weights)))
-        return self.jobs.cost(rows, self.executor.circuits_per_row, self.executor.shots)
+        return self.jobs.cost(rows, self.executor.circuits_per_row, self.executor.shots, self.memory_rows)
 
     def memory(self, batch, device):
         return self.executor.memory(batch * (1 + 2 * self.spec.n_angles))
+
+    def rows_within(self, batch, limit, device):
+        rows = batch * (1 + 2 * self.spec.n_angles)
+        return largest_fitting(self.executor.memory, limit, rows)  # None: not even one row fits
 
     def __repr__(self) -> str:
         return f"ShiftRule({self.executor!r}, shift={self.plan.shift:.6g})"
