@@ -243,3 +243,12 @@ def test_a_batch_over_max_memory_is_split_by_the_same_mechanism_one_job_at_a_tim
     exact = p_odd(AerStatevectorExecutor(layer.spec).run(angles))
     assert fit_pvalue(p_odd(features), exact, 2000) > 1e-3
     assert torch.isfinite(x.grad).all()
+
+
+def test_a_refused_job_is_not_retried_and_its_error_is_raised_as_it_is():
+    """A provider's input validation (a ValueError) cannot be mended by another try."""
+    faulty = Faulty(AerSamplerV2(), limit=10 * SHOTS)
+    layer = four_qubit_layer(faulty, max_executions=None)  # the wrapper's limit, unknown to the layer
+    with pytest.raises(ValueError, match="job of 41000 executions exceeds the limit of 10000"):
+        layer(inputs(1)).sum().backward()
+    assert [e[0] for e in faulty.events] == ["refused"]

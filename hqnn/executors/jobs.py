@@ -31,6 +31,11 @@ class MalformedResult(RuntimeError):
     """A job finished but its result is not what was submitted (shape, registers): not retried."""
 
 
+#: Failures that another try cannot mend, raised as they are: a malformed result, and bad input or a refused
+#: request (``ValueError``, ``TypeError``: e.g. a local simulator's check, a provider's input validation).
+NOT_RETRIED = (MalformedResult, ValueError, TypeError)
+
+
 @dataclass(frozen=True)
 class JobPolicy:
     """How one forward + backward becomes jobs: at most ``max_executions`` circuits × shots each (``None``: no
@@ -43,7 +48,10 @@ class JobPolicy:
     def __post_init__(self) -> None:
         m = self.max_executions
         if m is not None and (isinstance(m, bool) or not isinstance(m, int) or m < 1):
-            raise ValueError(f"max_executions must be a positive integer (circuits × shots per job) or None, got {m!r}")
+            raise ValueError(
+                f"max_executions must be a positive integer (circuits × shots per job), None (no limit) or "
+                f"{AUTO!r} (the provider's limit), got {m!r}"
+            )
         if isinstance(self.retries, bool) or not isinstance(self.retries, int) or self.retries < 0:
             raise ValueError(f"retries must be a whole number ≥ 0 (resubmissions of a failed job), got {self.retries!r}")
         b = self.backoff
@@ -144,7 +152,7 @@ def run_jobs(executor, angles: torch.Tensor, policy: JobPolicy, memory_rows: int
                 try:
                     features.append(jobs[i].result())
                     break
-                except MalformedResult:
+                except NOT_RETRIED:
                     raise
                 except Exception as error:
                     if tries[i] >= policy.retries:
@@ -166,7 +174,7 @@ def _submit(executor, chunks, seeds, index, tries, policy):
     while True:
         try:
             return executor.submit(chunks[index], seeds[index])
-        except MalformedResult:
+        except NOT_RETRIED:
             raise
         except Exception as error:
             if tries[index] >= policy.retries:
