@@ -179,6 +179,7 @@ def test_fail_always_names_the_jobs_returns_nothing_and_the_layer_stays_usable()
     x = inputs(1)
     with pytest.raises(RuntimeError, match=r"job faulty-2 .*failed 3 time\(s\).*internal error 1517") as error:
         layer(x).sum().backward()
+    assert "(earlier tries: faulty-0, faulty-1)" in str(error.value)
     assert "no result was returned" in str(error.value) and x.grad is None
     assert [e[0] for e in faulty.events].count("submit") == 3
     faulty.always = False

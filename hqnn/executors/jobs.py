@@ -140,7 +140,7 @@ def run_jobs(executor, angles: torch.Tensor, policy: JobPolicy, memory_rows: int
     seeds = [executor.job_seed() for _ in chunks]
     tries = [0] * len(chunks)
     jobs: list = [None] * len(chunks)
-    failures: dict[int, BaseException] = {}
+    failed_ids: list[list[str]] = [[] for _ in chunks]
     submitted = 0
     try:
         features = []
@@ -155,9 +155,9 @@ def run_jobs(executor, angles: torch.Tensor, policy: JobPolicy, memory_rows: int
                 except NOT_RETRIED:
                     raise
                 except Exception as error:
+                    failed_ids[i].append(getattr(jobs[i], "job_id", None) or "(no id)")
                     if tries[i] >= policy.retries:
-                        failures[i] = error
-                        raise _failed(executor, jobs, failures, chunks, tries) from error
+                        raise _failed(executor, failed_ids[i], error, chunks, i, tries[i]) from error
                     _wait(policy, tries[i])
                     tries[i] += 1
                     jobs[i] = _submit(executor, chunks, seeds, i, tries, policy)
@@ -188,13 +188,14 @@ def _submit(executor, chunks, seeds, index, tries, policy):
             tries[index] += 1
 
 
-def _failed(executor, jobs, failures, chunks, tries) -> RuntimeError:
-    parts = []
-    for i, error in failures.items():
-        job_id = getattr(jobs[i], "job_id", None) or "(no id)"
-        parts.append(f"job {job_id} ({len(chunks[i])} rows) failed {tries[i] + 1} time(s): {type(error).__name__}: {error}")
-    name = type(executor).__name__
-    return RuntimeError(f"{name}: {'; '.join(parts)}; no result was returned, the layer can run the next batch")
+def _failed(executor, ids: list[str], error: BaseException, chunks, index: int, retried: int) -> RuntimeError:
+    """The error after a job's last try: its id, the ids of its earlier tries, and the provider's message."""
+    earlier = f" (earlier tries: {', '.join(ids[:-1])})" if len(ids) > 1 else ""
+    return RuntimeError(
+        f"{type(executor).__name__}: job {ids[-1]} ({len(chunks[index])} rows, part {index + 1} of {len(chunks)}) "
+        f"failed {retried + 1} time(s){earlier}: {type(error).__name__}: {error}; no result was returned, the "
+        "layer can run the next batch"
+    )
 
 
 def _wait(policy: JobPolicy, attempt: int) -> None:
