@@ -2,7 +2,10 @@
 quantum layer turns θ into p = P(measure 1), and the output is the class probabilities (p, 1 − p).
 ``head="classical"`` puts a sigmoid where the circuit was: the control the chapter's "What now?" asks for.
 With ``n_qubits > 1`` or more classes, n angles feed an entangling circuit whose ⟨Z⟩ readouts a linear layer
-maps to the classes (the classical control: tanh in place of the circuit).
+maps to the classes (the classical control: tanh in place of the circuit). Those angles are π·tanh(fc2(x)):
+bounded inside (−π, π), so the RY encoder never wraps around (RY(π)|0⟩ = −RY(−π)|0⟩ is where the ends meet, and
+tanh' → 0 there), and the shift of fc2's output between dropout on (training) and off (evaluation) cannot carry
+an angle across π, where ⟨Z⟩ changes sign (the collapse of issue 16: unbounded angles up to 4.6 rad).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from .config import RunConfig
 from ..layer import Hybrid
 
 HEADS = ("hybrid", "classical")
+#: The multi-qubit model's encoder angles are ANGLE_BOUND · tanh(fc2(x)), inside (−π, π).
+ANGLE_BOUND = math.pi
 
 
 class Net(nn.Module):
@@ -59,6 +64,7 @@ class Net(nn.Module):
             circuit = angle_encoder(n_qubits).then(entangling_ansatz(n_qubits, reps))
             self.head = Hybrid(backend, shots, shift, **circuit.hybrid_kwargs(), readout="z", seed=seed)
         self.classifier = None if chapter else nn.Linear(n_qubits, n_classes)
+        self.bounded = head == "hybrid" and not chapter  # encoder angles π·tanh(·): see the module doc
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.max_pool2d(F.relu(self.conv1(x)), 2)
@@ -66,7 +72,10 @@ class Net(nn.Module):
         x = self.dropout(x)
         x = x.view(x.size(0), -1)
         x = F.relu(self.fc1(x))
-        x = self.head(self.fc2(x))
+        x = self.fc2(x)
+        if self.bounded:
+            x = ANGLE_BOUND * torch.tanh(x)
+        x = self.head(x)
         if self.classifier is None:
             return torch.cat((x, 1 - x), -1)
         return torch.softmax(self.classifier(x), -1)
