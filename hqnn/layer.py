@@ -36,7 +36,8 @@ class Hybrid(nn.Module):
     circuit. Outputs: ``readout="p1"`` or ``"z"`` for each of ``qubits``; ``readout="probabilities"`` for their
     joint distribution (summed into classes by ``interpret``, as in SamplerQNN); or ``observables``, a list of
     Pauli operators (``SparsePauliOp``, or labels such as ``"ZZ"``), one ⟨O⟩ each.
-    ``diff_method``: ``"auto"``, ``"shift"``, ``"reverse"`` or ``"closed-form"`` (see the README).
+    ``diff_method``: ``"auto"``, ``"shift"``, ``"reverse"``, ``"closed-form"``, or the shot-saving estimators
+    ``"sampled-shift"`` and ``"spsa"`` with ``diff_options`` (``k``; ``c``, ``directions``; ``shift_shots``).
     ``max_memory`` (bytes) bounds one batch's estimated peak memory; ``None`` is what the machine (or the GPU)
     has available at the call. A batch over it raises ``ResourceError`` naming the largest batch that fits.
     Circuit weights are an ``nn.Parameter`` initialised uniformly in [0, 2π) (from ``seed`` when given).
@@ -59,6 +60,7 @@ class Hybrid(nn.Module):
         seed: SeedLike = None,
         diff_method: str = "auto",
         max_memory: int | None = None,
+        diff_options: dict | None = None,
     ):
         super().__init__()
         custom = (circuit, inputs, weights, qubits, observables, interpret, output_shape)
@@ -88,7 +90,7 @@ class Hybrid(nn.Module):
                 f"max_memory must be a positive number of bytes or None (what is available), got {max_memory!r}"
             )
         self.max_memory = max_memory
-        self.strategy: Strategy = choose_strategy(backend, spec, shots, shift, seed, diff_method)
+        self.strategy: Strategy = choose_strategy(backend, spec, shots, shift, seed, diff_method, diff_options)
         self.check_memory(1, torch.device("cpu"))  # e.g. more shots than one job can hold
         generator = torch.Generator().manual_seed(seed) if isinstance(seed, int) else None
         self.weights = nn.Parameter(  # no circuit weights: nothing to train (and nothing for DDP to wait for)
@@ -150,6 +152,11 @@ class Hybrid(nn.Module):
             f"Hybrid ({self.spec.n_qubits} qubits, {self.strategy!r}): a batch of {batch} needs "
             f"~{format_bytes(needed)}, {source} {format_bytes(limit)}: {fix}, or raise max_memory (bytes)"
         )
+
+    @property
+    def executions(self) -> int:
+        """Executions (circuits × shots) this layer's jobs have submitted so far."""
+        return self.strategy.ledger.executions
 
     def rng_state(self) -> dict:
         """The state of this layer's shot-noise stream (a checkpoint keeps it; see :meth:`set_rng_state`)."""

@@ -9,7 +9,9 @@ from numbers import Integral, Real
 #: The quantum layer's simulators by name.
 BACKEND_NAMES = ("aer", "analytic", "emulator")
 #: ``diff_method``: ``"auto"`` picks closed form, then reverse mode for exact layers, the shift rule for shots.
-DIFF_METHODS = ("auto", "shift", "reverse", "closed-form")
+DIFF_METHODS = ("auto", "shift", "reverse", "closed-form", "sampled-shift", "spsa")
+#: The shot-saving estimators (``diff_options``: ``k``, ``c``, ``directions``, ``shift_shots``; see the README).
+STOCHASTIC_METHODS = ("sampled-shift", "spsa")
 #: Smallest |sin s| accepted: below it the shift rule's 1/(2 sin s) factor only amplifies noise.
 MIN_SIN_SHIFT = 1e-6
 

@@ -28,7 +28,11 @@ class SamplerExecutor(Executor):
     sets the simulator seed where the sampler has one (``BackendSamplerV2``: ``options.seed_simulator``; Aer:
     ``options.run_options["seed_simulator"]``, unless the Aer sampler was built with its own fixed ``seed``);
     other samplers (hardware) are not seedable and ``seed`` only fixes the transpiler's layout.
+    ``run(angles, shots)`` with a shot count per row puts each group of rows with the same count in its own PUB
+    (``(circuit, angles, shots)``), all in the one job.
     """
+
+    row_shots = True
 
     def __init__(
         self,
@@ -58,9 +62,16 @@ class SamplerExecutor(Executor):
         self.circuits = circuits
         self._columns = [parameter_columns(circuit, spec.angles) for circuit in circuits]
 
-    def run(self, angles: torch.Tensor) -> torch.Tensor:
+    def run(self, angles: torch.Tensor, shots: np.ndarray | None = None) -> torch.Tensor:
         host = host_angles(angles)
-        pubs = [(c, np.ascontiguousarray(host[:, k]), self.shots) for c, k in zip(self.circuits, self._columns)]
+        self.check_row_shots(shots, len(host))
+        row_shots = np.full(len(host), self.shots) if shots is None else np.asarray(shots, dtype=np.int64)
+        groups = [(int(n), np.flatnonzero(row_shots == n)) for n in np.unique(row_shots)]  # one PUB per count
+        pubs = [
+            (c, np.ascontiguousarray(host[rows][:, k]), n)
+            for c, k in zip(self.circuits, self._columns)
+            for n, rows in groups
+        ]
         if self.seeded:
             _seed_sampler(self.sampler, self.next_seed())
         try:
@@ -68,8 +79,12 @@ class SamplerExecutor(Executor):
             samples = [result[i].data.readout.array for i in range(len(pubs))]
         except Exception as error:
             raise RuntimeError(f"sampler job failed: {error}") from error
-        settings = self.spec.readout.settings
-        features = [samples_features(a, s, len(host), self.shots) for a, s in zip(samples, settings)]
+        features = []
+        for s, setting in enumerate(self.spec.readout.settings):
+            block = np.empty((len(host), setting.n_features))
+            for g, (n, rows) in enumerate(groups):
+                block[rows] = samples_features(samples[s * len(groups) + g], setting, len(rows), n)
+            features.append(block)
         return to_device(np.concatenate(features, axis=1), angles)
 
 

@@ -9,7 +9,7 @@ import torch
 
 from ..autograd import evaluate_op, register
 from ..circuits import CircuitSpec
-from ..cost import JobCost
+from ..cost import JobCost, Ledger
 from ..randomness import ShotStream
 
 
@@ -17,7 +17,8 @@ class Strategy(ABC):
     """Outputs of ``spec`` for angles γ (B, K), with d outputs / d γ when asked.
 
     ``evaluate`` returns the Jacobian as (B, n_out, K), or as (B, K) when ``diagonal`` (angle k drives output k
-    alone); ``stream`` is the seeded shot noise (unused by exact strategies, kept for a uniform state).
+    alone); ``stream`` is the seeded shot noise (unused by exact strategies, kept for a uniform state);
+    ``ledger`` sums the jobs, circuits and executions (circuits × shots) it actually submitted.
     """
 
     diagonal = False
@@ -25,6 +26,7 @@ class Strategy(ABC):
     def __init__(self, spec: CircuitSpec, stream: ShotStream):
         self.spec = spec
         self.stream = stream
+        self.ledger = Ledger()
         self.handle = register(self)
 
     def __getstate__(self) -> dict:

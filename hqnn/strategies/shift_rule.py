@@ -24,6 +24,7 @@ class ShiftRule(Strategy):
         shifted = self.shifted(need_inputs, need_weights)  # none without a gradient: the base rows only
         rows = self.plan.rows(gamma, shifted)
         features = self.executor.run(rows)
+        self.ledger.add(JobCost.of_rows(len(rows), len(self.spec.readout.settings), self.executor.shots))
         expected = (len(rows), self.spec.readout.n_features)
         name = type(self.executor).__name__
         if tuple(features.shape) != expected:
