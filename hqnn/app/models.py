@@ -43,6 +43,8 @@ class Net(nn.Module):
         n_qubits: int = 1,
         reps: int = 2,
         seed: int | None = None,
+        diff_method: str = "auto",
+        diff_options: dict | None = None,
     ):
         super().__init__()
         if head not in HEADS:
@@ -59,10 +61,13 @@ class Net(nn.Module):
         if head == "classical":
             self.head = nn.Sigmoid() if chapter else nn.Tanh()
         elif chapter:
-            self.head = Hybrid(backend, shots, shift, seed=seed)
+            self.head = Hybrid(backend, shots, shift, seed=seed, diff_method=diff_method, diff_options=diff_options)
         else:
             circuit = angle_encoder(n_qubits).then(entangling_ansatz(n_qubits, reps))
-            self.head = Hybrid(backend, shots, shift, **circuit.hybrid_kwargs(), readout="z", seed=seed)
+            self.head = Hybrid(
+                backend, shots, shift, **circuit.hybrid_kwargs(), readout="z", seed=seed,
+                diff_method=diff_method, diff_options=diff_options,
+            )
         self.classifier = None if chapter else nn.Linear(n_qubits, n_classes)
         self.bounded = head == "hybrid" and not chapter  # encoder angles π·tanh(·): see the module doc
 
@@ -97,4 +102,6 @@ def build_model(config: RunConfig, rank: int = 0) -> Net:
             n_qubits=config.qubits,
             reps=config.reps,
             seed=config.seed + rank,
+            diff_method=config.diff_method,
+            diff_options=config.diff_options,
         )
