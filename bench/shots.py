@@ -1,0 +1,76 @@
+"""The ``shots`` table: training executions (circuits × shots) to first reach 85 % test accuracy (exact
+evaluation every 25 steps) on the README's ten-digit recipe, per seed, for each gradient estimator and shot
+count. Every run is one ``hqnn train`` process (one thread), at most ``parallel`` at a time."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+RECIPE = [
+    "--digits", *map(str, range(10)), "--qubits", "4", "--train-per-class", "400", "--test-per-class", "100",
+    "--batch-size", "16", "--backend", "emulator", "--eval-shots", "0", "--eval-every", "25",
+    "--target-accuracy", "0.85",
+]  # fmt: skip
+#: name → extra flags: plain shift and each estimator (shot allocation: 1 shot on every shifted row).
+ESTIMATORS = {
+    "shift": [],
+    "sampled-shift k=1": ["--diff-method", "sampled-shift", "--k", "1"],
+    "spsa": ["--diff-method", "spsa"],
+    "sampled-shift k=1, 1 shot per shifted row": ["--diff-method", "sampled-shift", "--k", "1", "--shift-shots", "1"],
+}
+SHOTS = (10, 100, 1000)
+SEEDS = (0, 1, 2, 3, 4)
+
+
+def run_one(out: Path, flags: list[str], shots: int, seed: int, epochs: int) -> dict:
+    """One training run; its metrics.json."""
+    command = [str(Path(sys.executable).parent / "hqnn"), "train", *RECIPE, *flags, "--shots", str(shots)]
+    command += ["--seed", str(seed), "--epochs", str(epochs), "--out", str(out), "--force", "--threads", "1"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
+    subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return json.loads((out / "metrics.json").read_text())
+
+
+def measure(
+    root: Path, estimators: dict = ESTIMATORS, shots=SHOTS, seeds=SEEDS, epochs: int = 10, parallel: int = 2
+) -> list[dict]:
+    """Every (estimator, shots, seed) run under ``root``; rows of the table (cached runs are read back)."""
+    jobs = [(name, n, seed) for name in estimators for n in shots for seed in seeds]
+
+    def one(job):
+        name, n, seed = job
+        out = root / f"{name.replace(' ', '_').replace(',', '').replace('=', '')}-{n}-{seed}"
+        metrics = json.loads((out / "metrics.json").read_text()) if (out / "metrics.json").exists() else None
+        if metrics is None or metrics["config"]["epochs"] != epochs:
+            metrics = run_one(out, estimators[name], n, seed, epochs)
+        return {
+            "estimator": name, "shots": n, "seed": seed, "accuracy": metrics["test_accuracy"],
+            "target_executions": metrics["target_executions"], "train_executions": metrics["train_executions"],
+            "steps": metrics["steps"],
+        }  # fmt: skip
+
+    with ThreadPoolExecutor(parallel) as pool:
+        return list(pool.map(one, jobs))
+
+
+def table(rows: list[dict]) -> str:
+    """Markdown: per estimator and shots, executions to 85 % per seed (— never) and final exact accuracy."""
+    lines = ["| estimator | shots | executions to 85 % (seeds 0–4) | reached | final accuracy (min–max) |", "|---|---:|---|---:|---|"]
+    keys = sorted({(r["estimator"], r["shots"]) for r in rows}, key=lambda k: (list(ESTIMATORS).index(k[0]) if k[0] in ESTIMATORS else 99, k[1]))
+    for name, n in keys:
+        runs = sorted((r for r in rows if (r["estimator"], r["shots"]) == (name, n)), key=lambda r: r["seed"])
+        spent = " / ".join("—" if r["target_executions"] is None else f"{r['target_executions'] / 1e6:.2f} M" for r in runs)
+        reached = sum(r["target_executions"] is not None for r in runs)
+        accuracy = [r["accuracy"] for r in runs]
+        lines.append(f"| {name} | {n} | {spent} | {reached}/{len(runs)} | {min(accuracy):.1%}–{max(accuracy):.1%} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    rows = measure(Path(sys.argv[1] if len(sys.argv) > 1 else "runs/shots"))
+    print(table(rows))
