@@ -189,6 +189,7 @@ def _train(config: RunConfig, out: Path, train_set, test_set, resume: bool) -> i
                 "steps": result.steps,
                 "train_executions": result.executions,
                 "eval_shots": config.eval_shots,
+                "eval_executions": scores.executions,
                 "checks": result.checks,
                 "target_accuracy": config.target_accuracy,
                 "target_step": None if reached is None else reached["step"],

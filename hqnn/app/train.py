@@ -51,8 +51,11 @@ class FitResult:
 
 @dataclass
 class Evaluation:
+    """Accuracy and mean loss on a test set, and the executions (circuits × shots) the evaluation ran."""
+
     accuracy: float
     loss: float
+    executions: int = 0
 
 
 def fit(
@@ -118,7 +121,9 @@ def fit(
                 optimizer.step()
                 steps += 1
                 if config.eval_every and test_set is not None and steps % config.eval_every == 0:
+                    noise = shot_noise_state(network)  # evaluating must not move training's shot noise
                     accuracy = evaluate(network, test_set, config.loss, shots=config.eval_shots, seed=config.seed).accuracy
+                    set_shot_noise_state(network, noise)
                     checks.append({"step": steps, "executions": executions, "accuracy": accuracy})
                     model.train()
                 total += loss.item() * len(target)
@@ -272,7 +277,10 @@ def evaluate(
     """Accuracy and mean loss of ``model`` on ``test_set``, in eval mode: with its quantum layers as trained
     (``shots=None``), exact (0) or with ``shots`` emulated shots (see :func:`evaluated_with`)."""
     with evaluated_with(model, shots, seed):
-        return _evaluate(model, test_set, loss, batch_size)
+        before = spent_executions(model)
+        scores = _evaluate(model, test_set, loss, batch_size)
+        scores.executions = spent_executions(model) - before
+        return scores
 
 
 def _evaluate(model: Net, test_set: Dataset, loss: str, batch_size: int) -> Evaluation:
