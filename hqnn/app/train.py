@@ -107,6 +107,8 @@ def fit(
         if resume is not None:
             _set_rng_states(network, training.ranks[rank])
         for epoch in range(first_epoch, config.epochs + 1):
+            if _stops(config, checks):  # a resumed run that had reached its target is finished
+                break
             if distributed:
                 sampler.set_epoch(epoch)
             model.train()
@@ -129,16 +131,20 @@ def fit(
                 total += loss.item() * len(target)
                 seen += len(target)
                 bar.set_postfix(loss=f"{total / seen:.4f}", refresh=False)
+                if _stops(config, checks):
+                    break
             history.append(_mean_over_processes(total, seen) if distributed else total / seen)
             if checkpoint is not None:
                 ranks = _all_processes(_rng_states(network), distributed)
+                spent = sum(_all_processes(executions, distributed))
                 if rank == 0:
                     seconds = earlier_seconds + time.perf_counter() - start
-                    spent = sum(_all_processes(executions, distributed)) if distributed else executions
                     state = TrainingState(optimizer.state_dict(), steps, seconds, _state(shuffle), ranks, spent, checks)
                     save_checkpoint(checkpoint, network, config, epoch, history, state)
             if distributed and _any_process(stop_requested()) and epoch < config.epochs:
                 raise KeyboardInterrupt(f"stopped on request after epoch {epoch}")
+            if _stops(config, checks):
+                break
     if distributed:
         executions = sum(_all_processes(executions, distributed))
     return FitResult(history, steps, earlier_seconds + time.perf_counter() - start, executions, checks)
@@ -176,6 +182,11 @@ def _fit_replica(rank: int, world_size: int, config: RunConfig, train_set: Datas
     replica = nn.parallel.DistributedDataParallel(build_model(config, rank))
     result = fit(replica, train_set, config, checkpoint, progress, start)
     return (replica.module.state_dict(), shot_noise_state(replica.module), result) if rank == 0 else None
+
+
+def _stops(config: RunConfig, checks: list[dict]) -> bool:
+    """Whether ``--stop-at-target`` ends training: the last check reached the target accuracy."""
+    return bool(config.stop_at_target and checks and checks[-1]["accuracy"] >= config.target_accuracy)
 
 
 def _training_state(resume: Checkpoint, config: RunConfig) -> TrainingState:
