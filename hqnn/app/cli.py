@@ -179,7 +179,7 @@ def _train(config: RunConfig, out: Path, train_set, test_set, resume: bool) -> i
     checkpoint = out / "model.pt"
     try:
         model, result = train_model(config, train_set, checkpoint, resume=checkpoint if resume else None, test_set=test_set)
-        scores = evaluate(model, test_set, config.loss, shots=config.eval_shots, seed=config.seed)
+        scores = evaluate(model, test_set, config.loss, **_eval_options(config))
         reached = result.first_reaching(config.target_accuracy)
         write_json(
             out / "metrics.json",
@@ -248,7 +248,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         checkpoint = load_checkpoint(args.checkpoint)
         config = checkpoint.config
         _, test_set = _splits(config)
-        scores = evaluate(checkpoint.model, test_set, config.loss, shots=config.eval_shots, seed=config.seed)
+        scores = evaluate(checkpoint.model, test_set, config.loss, **_eval_options(config))
     print(
         f"{args.checkpoint}: test accuracy {scores.accuracy:.1%} on {len(test_set)} digits {list(config.digits)} "
         f"({config.data}), test loss {scores.loss:.4f} ({config.loss}), {_describe(config)}"
@@ -270,6 +270,11 @@ def run_predict(args: argparse.Namespace) -> int:
     for path, p, k in zip(args.files, best.tolist(), index.tolist()):
         print(f"{path}: {checkpoint.config.digits[k]} (p = {p:.3f})")
     return 0
+
+
+def _eval_options(config: RunConfig) -> dict:
+    """``evaluate``'s options for ``--eval-shots`` (none: the trained layer evaluates itself)."""
+    return {} if config.eval_shots is None else {"shots": config.eval_shots, "seed": config.seed}
 
 
 @contextmanager
