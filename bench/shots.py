@@ -73,15 +73,23 @@ def measure(
 def table(rows: list[dict]) -> str:
     """Markdown: per estimator and shots, executions to 85 % per seed (— never) and the exact accuracy when the
     run ended (at the target, or after its last epoch)."""
-    lines = ["| estimator | shots | executions to 85 % (seeds 0–4) | reached | accuracy at the end (min–max) |", "|---|---:|---|---:|---|"]
-    keys = sorted({(r["estimator"], r["shots"]) for r in rows}, key=lambda k: (list(ESTIMATORS).index(k[0]) if k[0] in ESTIMATORS else 99, k[1]))
+    lines = [
+        "| estimator | shots | executions to 85 % (seeds 0–4) | reached | accuracy at the end (min–max) |",
+        "|---|---:|---|---:|---|",
+    ]
+    order = list(ESTIMATORS)
+    keys = sorted({(r["estimator"], r["shots"]) for r in rows}, key=lambda k: (order.index(k[0]) if k[0] in order else 99, k[1]))
     for name, n in keys:
         runs = sorted((r for r in rows if (r["estimator"], r["shots"]) == (name, n)), key=lambda r: r["seed"])
-        spent = " / ".join("—" if r["target_executions"] is None else f"{r['target_executions'] / 1e6:.2f} M" for r in runs)
+        spent = " / ".join(_millions(r["target_executions"]) for r in runs)
         reached = sum(r["target_executions"] is not None for r in runs)
         accuracy = [r["accuracy"] for r in runs]
         lines.append(f"| {name} | {n} | {spent} | {reached}/{len(runs)} | {min(accuracy):.1%}–{max(accuracy):.1%} |")
     return "\n".join(lines)
+
+
+def _millions(executions: int | None) -> str:
+    return "—" if executions is None else f"{executions / 1e6:.2f} M"
 
 
 if __name__ == "__main__":

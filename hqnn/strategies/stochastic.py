@@ -65,7 +65,8 @@ class StochasticRule(Strategy):
         random = None
         if len(sampled):
             random = self.directions_for(gamma, sampled)  # (D, B, K) offsets
-            rows = torch.cat((rows, (gamma + random).reshape(-1, gamma.shape[1]), (gamma - random).reshape(-1, gamma.shape[1])))
+            width = gamma.shape[1]
+            rows = torch.cat((rows, (gamma + random).reshape(-1, width), (gamma - random).reshape(-1, width)))
         shots = self.row_shots(batch, need_inputs, need_weights)
         features = self.executor.run(rows) if shots is None else self.executor.run(rows, shots=shots)
         self.ledger.add(self._submitted(len(rows), shots))
