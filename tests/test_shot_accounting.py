@@ -122,7 +122,10 @@ def test_k_beyond_the_weight_angles_is_refused_by_the_command(tmp_path, capsys):
     args = ["train", "--digits", "0", "1", "2", "--qubits", "2", "--reps", "1", "--backend", "emulator",
             "--diff-method", "sampled-shift", "--k", "9", "--out", str(tmp_path / "run")]  # fmt: skip
     assert main(args) == 2
-    assert "must be a whole number in 1..8" in capsys.readouterr().err
+    assert "argument --k: sampled-shift k (weight angles shifted per sample) must be a whole number in 1..8" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()  # refused before anything was written
+    assert main(["train", "--backend", "emulator", "--diff-method", "spsa", "--out", str(tmp_path / "run")]) == 2
+    assert "the chapter's one-qubit model has none" in capsys.readouterr().err
 
 
 def test_multi_qubit_model_has_no_dropout_before_its_angles():

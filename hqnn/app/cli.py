@@ -130,6 +130,7 @@ def run_train(args: argparse.Namespace) -> int:
         given["digits"] = tuple(given["digits"])
     config = RunConfig(**given)
     check_run(config)
+    _check_estimator(config)
     out = args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
     _check_out(out, bool(args.force))
     with _torch_threads(args.threads):
@@ -270,6 +271,22 @@ def run_predict(args: argparse.Namespace) -> int:
     for path, p, k in zip(args.files, best.tolist(), index.tolist()):
         print(f"{path}: {checkpoint.config.digits[k]} (p = {p:.3f})")
     return 0
+
+
+def _check_estimator(config: RunConfig) -> None:
+    """Refuse a sampled-shift ``--k`` above the model's weight angles (or a model without weights) before
+    anything is written."""
+    if config.diff_method not in ("sampled-shift", "spsa"):
+        return
+    from ..ansatz import entangling_ansatz
+
+    available = 0 if config.chapter_model else len(entangling_ansatz(config.qubits, config.reps).weights)
+    if not available:
+        raise ConfigError("diff_method", f"--diff-method {config.diff_method} estimates circuit weights: the chapter's "
+                          "one-qubit model has none (use --qubits 2 or more, or more digits)")
+    if config.k is not None and config.k > available:
+        raise ConfigError("k", f"sampled-shift k (weight angles shifted per sample) must be a whole number in "
+                          f"1..{available} (this model's weight angles), got {config.k}")
 
 
 def _eval_options(config: RunConfig) -> dict:
