@@ -9,6 +9,8 @@ import json
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).parent))  # bench/shots.py
+
 #: (what, numerator, denominator, bound, "≥" or "≤"); keys are (group, system, batch[, dtype or qubits]).
 TARGETS = [
     ("B=256 per sample: qiskit-machine-learning / hqnn Aer", ("baselines", "qiskit-machine-learning", 256),
@@ -114,6 +116,16 @@ def target_table(runs: dict) -> list[str]:
     return lines
 
 
+def shots_lines(runs: dict) -> list[str]:
+    """The README's shots table from the ``shots`` group's recorded rows (empty when that group did not run)."""
+    bench = next((b for k, b in runs.items() if k[0] == "shots"), None)
+    if bench is None:
+        return ["(group `shots` did not run)"]
+    from shots import table
+
+    return [table(bench["extra_info"]["rows"]), "", f"(the whole table: {seconds(bench['stats']['median'])})"]
+
+
 def machine_lines(machine: dict) -> list[str]:
     cpu = machine.get("cpu", {})
     return [
@@ -162,6 +174,10 @@ def report(path: str | Path) -> str:
         "## One epoch of the chapter's recipe (group `training`: 200 images, batch 1, Adam)",
         "",
         *simple_table(runs, "training", ("training", "classical", 1)),
+        "",
+        "## Training executions to 85 % on the ten-digit recipe (group `shots`, bench/shots.py)",
+        "",
+        *shots_lines(runs),
         "",
         "## Machine",
         "",

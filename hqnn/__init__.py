@@ -28,6 +28,8 @@ _EXPORTS = {
     "SamplerExecutor": "executors",
     "ShiftPlan": "shift",
     "ShiftRule": "strategies",
+    "SampledShift": "strategies",
+    "SPSA": "strategies",
     "AerStatevectorExecutor": "executors",
     "Strategy": "strategies",
     "SimulatorExecutor": "executors",

@@ -25,3 +25,17 @@ class JobCost:
         """One job of ``rows`` angle rows, each measured in ``settings`` bases, with ``shots`` each."""
         circuits = rows * settings
         return JobCost(1 if rows else 0, circuits, circuits * (shots or 0))
+
+
+class Ledger:
+    """What a strategy actually submitted, summed over its jobs: ``add`` one job's cost as it runs."""
+
+    def __init__(self) -> None:
+        self.total = JobCost(0, 0, 0)
+
+    def add(self, cost: JobCost) -> None:
+        self.total = self.total + cost
+
+    @property
+    def executions(self) -> int:
+        return self.total.executions

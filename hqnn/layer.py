@@ -37,7 +37,8 @@ class Hybrid(nn.Module):
     circuit. Outputs: ``readout="p1"`` or ``"z"`` for each of ``qubits``; ``readout="probabilities"`` for their
     joint distribution (summed into classes by ``interpret``, as in SamplerQNN); or ``observables``, a list of
     Pauli operators (``SparsePauliOp``, or labels such as ``"ZZ"``), one ⟨O⟩ each.
-    ``diff_method``: ``"auto"``, ``"shift"``, ``"reverse"`` or ``"closed-form"`` (see the README).
+    ``diff_method``: ``"auto"``, ``"shift"``, ``"reverse"``, ``"closed-form"``, or the shot-saving estimators
+    ``"sampled-shift"`` and ``"spsa"`` with ``diff_options`` (``k``; ``c``, ``directions``; ``shift_shots``).
     ``max_memory`` (bytes) bounds one batch's estimated peak memory; ``None`` is what the machine (or the GPU)
     has available at the call. A shift-rule batch over it runs as jobs that each fit, one after another; any
     other batch over it raises ``ResourceError`` naming the largest batch that fits.
@@ -66,6 +67,7 @@ class Hybrid(nn.Module):
         seed: SeedLike = None,
         diff_method: str = "auto",
         max_memory: int | None = None,
+        diff_options: dict | None = None,
         max_executions: int | None | str = AUTO,
         retries: int = 2,
         backoff: float = 1.0,
@@ -98,7 +100,7 @@ class Hybrid(nn.Module):
                 f"max_memory must be a positive number of bytes or None (what is available), got {max_memory!r}"
             )
         self.max_memory = max_memory
-        self.strategy: Strategy = choose_strategy(backend, spec, shots, shift, seed, diff_method)
+        self.strategy: Strategy = choose_strategy(backend, spec, shots, shift, seed, diff_method, diff_options)
         executor = getattr(self.strategy, "executor", None)
         if max_executions == AUTO:
             max_executions = getattr(executor, "default_max_executions", None)
@@ -189,6 +191,11 @@ class Hybrid(nn.Module):
             f"Hybrid ({self.spec.n_qubits} qubits, {self.strategy!r}): a batch of {batch} needs "
             f"~{format_bytes(needed)}, {source} {format_bytes(limit)}: {fix}, or raise max_memory (bytes)"
         )
+
+    @property
+    def executions(self) -> int:
+        """Executions (circuits × shots) this layer's jobs have submitted so far."""
+        return self.strategy.ledger.executions
 
     def rng_state(self) -> dict:
         """The state of this layer's shot-noise stream (a checkpoint keeps it; see :meth:`set_rng_state`)."""

@@ -7,15 +7,21 @@ from __future__ import annotations
 import torch
 
 
-def multinomial_counts(probabilities: torch.Tensor, shots: int, generator: torch.Generator) -> torch.Tensor:
-    """Counts (R, M) of ``shots`` draws from each row of ``probabilities`` (R, M), M a power of two."""
+def multinomial_counts(
+    probabilities: torch.Tensor, shots: int | torch.Tensor, generator: torch.Generator
+) -> torch.Tensor:
+    """Counts (R, M) of ``shots`` draws (one count, or (R, 1) counts, one per row) from each row of
+    ``probabilities`` (R, M), M a power of two."""
     rows, size = probabilities.shape
     if size & (size - 1):
         raise ValueError(f"expected 2**m outcomes per row, got {size}")
     levels = [probabilities.clamp_min(0)]  # levels[i]: the mass of each node 2**i levels above the leaves
     while levels[-1].shape[1] > 1:
         levels.append(levels[-1][:, 0::2] + levels[-1][:, 1::2])
-    counts = torch.full((rows, 1), float(shots), dtype=levels[0].dtype, device=levels[0].device)
+    if isinstance(shots, torch.Tensor):
+        counts = shots.to(levels[0].dtype).expand(rows, 1).clone()
+    else:
+        counts = torch.full((rows, 1), float(shots), dtype=levels[0].dtype, device=levels[0].device)
     tiny = torch.finfo(levels[0].dtype).tiny
     for parents, children in zip(reversed(levels[1:]), reversed(levels[:-1])):
         low = (children[:, 0::2] / parents.clamp_min(tiny)).clamp_(0, 1)

@@ -38,3 +38,27 @@ def shift_rule_pvalue(
     (f̂(γ+s) − f̂(γ−s)) / (2 sin s) given the true P(1) at γ ± s."""
     var = (p_plus * (1 - p_plus) + p_minus * (1 - p_minus)) / (shots * (2 * math.sin(shift)) ** 2)
     return float(stats.chi2.sf(np.sum((slopes - model) ** 2 / var), df=len(slopes)))
+
+
+def mean_pvalue(samples: np.ndarray, expected: np.ndarray) -> float:
+    """Hotelling's T² test that independent draws ``samples`` (N, p) of a vector estimator have mean
+    ``expected`` (p,), with their sample covariance (the components of a gradient estimate are correlated).
+
+    Components that never vary must equal ``expected`` exactly (to 1e-12), else the p-value is 0.
+    """
+    samples, expected = np.asarray(samples, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    n = len(samples)
+    spread = samples.std(axis=0)
+    fixed = spread <= 1e-12 * (1 + np.abs(samples).max())
+    if np.any(np.abs(samples[:, fixed].mean(axis=0) - expected[fixed]) > 1e-12):
+        return 0.0
+    samples, expected = samples[:, ~fixed], expected[~fixed]
+    p = samples.shape[1]
+    if p == 0:
+        return 1.0
+    if n <= p:
+        raise ValueError(f"need more draws than varying components: {n} draws, {p} components")
+    difference = samples.mean(axis=0) - expected
+    covariance = np.cov(samples, rowvar=False).reshape(p, p)
+    t2 = n * difference @ np.linalg.solve(covariance, difference)
+    return float(stats.f.sf(t2 * (n - p) / (p * (n - 1)), p, n - p))

@@ -9,7 +9,9 @@ from numbers import Integral, Real
 #: The quantum layer's simulators by name.
 BACKEND_NAMES = ("aer", "analytic", "emulator")
 #: ``diff_method``: ``"auto"`` picks closed form, then reverse mode for exact layers, the shift rule for shots.
-DIFF_METHODS = ("auto", "shift", "reverse", "closed-form")
+DIFF_METHODS = ("auto", "shift", "reverse", "closed-form", "sampled-shift", "spsa")
+#: The shot-saving estimators (``diff_options``: ``k``, ``c``, ``directions``, ``shift_shots``; see the README).
+STOCHASTIC_METHODS = ("sampled-shift", "spsa")
 #: Widest circuit the torch statevector simulator (analytic, emulator) holds; Aer takes wider ones.
 MAX_QUBITS = 24
 #: Widest circuit whose outcomes are decoded as 64-bit integers (Aer counts, sampler bit arrays).

@@ -24,3 +24,4 @@ def test_bench_smoke_run_and_report(tmp_path):
     text = (tmp_path / "RESULTS.md").read_text()
     assert "## Targets" in text and "| aer | 1 |" in text and "| analytic | 4 samples |" in text
     assert "| 4 | 32 |" in text  # the scale group
+    assert "| shift | 10 |" in text and "| spsa | 10 |" in text  # the shots group

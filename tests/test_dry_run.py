@@ -4,6 +4,8 @@ submits."""
 
 from __future__ import annotations
 
+import json
+
 import time
 
 import pytest
@@ -62,10 +64,10 @@ def test_dry_run_counts_exactly_what_training_submits(tmp_path, monkeypatch, cap
     submitted = []
     real_submit = executor.submit
 
-    def counting(self, angles, seed):
+    def counting(self, angles, seed, shots=None):
         circuits = len(angles) * self.circuits_per_row
         submitted.append(JobCost(1, circuits, circuits * self.shots))
-        return real_submit(self, angles, seed)
+        return real_submit(self, angles, seed, shots)
 
     monkeypatch.setattr(executor, "submit", counting)
     assert main(["train", *recipe, "--dry-run"]) == 0
@@ -85,4 +87,6 @@ def test_dry_run_counts_exactly_what_training_submits(tmp_path, monkeypatch, cap
     )
     cost = run_cost(config)
     assert cost.run + cost.evaluation == total
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["train_executions"] == cost.run.executions  # what the run records is what the preview said
     assert f"{cost.run.executions:,}" in preview and cost.run.jobs == 2 * cost.steps_per_epoch

@@ -39,6 +39,8 @@ class TrainingState:
     seconds: float
     shuffle: torch.Tensor | None
     ranks: list[dict]
+    executions: int = 0
+    checks: list = field(default_factory=list)
 
 
 @dataclass

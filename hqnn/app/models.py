@@ -2,7 +2,10 @@
 quantum layer turns θ into p = P(measure 1), and the output is the class probabilities (p, 1 − p).
 ``head="classical"`` puts a sigmoid where the circuit was: the control the chapter's "What now?" asks for.
 With ``n_qubits > 1`` or more classes, n angles feed an entangling circuit whose ⟨Z⟩ readouts a linear layer
-maps to the classes (the classical control: tanh in place of the circuit).
+maps to the classes (the classical control: tanh in place of the circuit). That model has no dropout upstream of
+the angles: the encoder is periodic, and dropout makes the angles at evaluation (dropout off) differ from those
+trained on (by 2.65 rad on average in issue 16's collapsed run), which can carry them across π, where ⟨Z⟩ changes
+sign: a model that is evaluated as a different function than the one trained. Without it both are one function.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ class Net(nn.Module):
         n_qubits: int = 1,
         reps: int = 2,
         seed: int | None = None,
+        diff_method: str = "auto",
+        diff_options: dict | None = None,
     ):
         super().__init__()
         if head not in HEADS:
@@ -47,17 +52,20 @@ class Net(nn.Module):
         self.n_classes = n_classes
         self.conv1 = nn.Conv2d(1, 6, kernel_size=5)
         self.conv2 = nn.Conv2d(6, 16, kernel_size=5)
-        self.dropout = nn.Dropout2d()
-        self.fc1 = nn.Linear(256, 64)
         chapter = n_qubits == 1 and n_classes == 2
+        self.dropout = nn.Dropout2d() if chapter else nn.Identity()  # no dropout before the angles: module doc
+        self.fc1 = nn.Linear(256, 64)
         self.fc2 = nn.Linear(64, n_qubits)
         if head == "classical":
             self.head = nn.Sigmoid() if chapter else nn.Tanh()
         elif chapter:
-            self.head = Hybrid(backend, shots, shift, seed=seed)
+            self.head = Hybrid(backend, shots, shift, seed=seed, diff_method=diff_method, diff_options=diff_options)
         else:
             circuit = angle_encoder(n_qubits).then(entangling_ansatz(n_qubits, reps))
-            self.head = Hybrid(backend, shots, shift, **circuit.hybrid_kwargs(), readout="z", seed=seed)
+            self.head = Hybrid(
+                backend, shots, shift, **circuit.hybrid_kwargs(), readout="z", seed=seed,
+                diff_method=diff_method, diff_options=diff_options,
+            )
         self.classifier = None if chapter else nn.Linear(n_qubits, n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -88,4 +96,6 @@ def build_model(config: RunConfig, rank: int = 0) -> Net:
             n_qubits=config.qubits,
             reps=config.reps,
             seed=config.seed + rank,
+            diff_method=config.diff_method,
+            diff_options=config.diff_options,
         )

@@ -78,7 +78,8 @@ class AerExecutor(Executor):
     def job_seed(self) -> int:
         return self.next_seed()
 
-    def submit(self, angles: torch.Tensor, seed: int | None) -> Pending:
+    def submit(self, angles: torch.Tensor, seed: int | None, shots: np.ndarray | None = None) -> Pending:
+        self.check_row_shots(shots, len(angles))  # one shot count per job: refuses per-row shots
         host = host_angles(angles)
         rows = len(host)
         copies = min(self.pack, rows)

@@ -17,8 +17,12 @@ class Executor(ABC):
     """Runs every row of an angle matrix for one circuit spec in a single job.
 
     ``shots`` is ``None`` for exact expectations. The seeded :class:`~hqnn.randomness.ShotStream` hands each job
-    its seed (or draws its shots), so the same seed gives the same run.
+    its seed (or draws its shots), so the same seed gives the same run. Executors with ``row_shots`` also take
+    ``run(angles, shots=(R,) counts)``: a shot count per row, still in one job (shot allocation).
     """
+
+    #: Whether ``run`` takes a shot count per row (``shots=`` an (R,) integer array) inside its one job.
+    row_shots = False
 
     def __init__(self, spec: CircuitSpec, shots: int | None, seed: SeedLike = None):
         self.spec = spec
@@ -33,17 +37,17 @@ class Executor(ABC):
         if cls.run is Executor.run and cls.submit is Executor.submit:
             raise TypeError(f"{cls.__name__} must implement run (one job) or submit (an asynchronous job)")
 
-    def run(self, angles: torch.Tensor) -> torch.Tensor:
+    def run(self, angles: torch.Tensor, shots: np.ndarray | None = None) -> torch.Tensor:
         """Features (R, F) of ``spec.readout``'s settings for each row of ``angles`` (R, K), in one job, on the
-        angles' device."""
-        return self.submit(angles, self.job_seed()).result()
+        angles' device (``shots``: a count per row, where ``row_shots``)."""
+        return self.submit(angles, self.job_seed(), shots).result()
 
-    def submit(self, angles: torch.Tensor, seed: int | None):
+    def submit(self, angles: torch.Tensor, seed: int | None, shots: np.ndarray | None = None):
         """Submit one job of ``angles`` with simulator ``seed`` (from :meth:`job_seed`); returns an object whose
         ``result()`` waits for the features and whose ``job_id`` names it. Default: run it now."""
         from .jobs import Finished
 
-        return Finished(self.run(angles))
+        return Finished(self.run(angles) if shots is None else self.run(angles, shots))
 
     def job_seed(self) -> int | None:
         """The seed the next job is submitted with, drawn in submission order (``None``: not seeded per job)."""
@@ -53,6 +57,18 @@ class Executor(ABC):
     def circuits_per_row(self) -> int:
         """Circuits (PUB elements) one angle row becomes: one per measurement setting."""
         return len(self.spec.readout.settings)
+
+    def check_row_shots(self, shots: np.ndarray | None, rows: int) -> None:
+        """Refuse per-row shots where this executor cannot take them, or a vector of the wrong length."""
+        if shots is None:
+            return
+        if not self.row_shots:
+            raise ValueError(
+                f"{type(self).__name__} runs one shot count per job: per-row shots (shot allocation, "
+                "shift_shots) need the emulator or a Qiskit SamplerV2 (PUB-level shots)"
+            )
+        if np.shape(shots) != (rows,) or np.min(shots) < 1:
+            raise ValueError(f"per-row shots must be ({rows},) positive integers, got shape {np.shape(shots)}")
 
     def memory(self, rows: int) -> int:
         """Peak bytes of one job of ``rows`` rows on this machine (0: the job runs elsewhere or costs little)."""

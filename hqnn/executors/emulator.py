@@ -4,6 +4,7 @@ statistically the same as Aer's shot sampling of the same circuit, without a sim
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from ..circuits import CircuitSpec
@@ -15,7 +16,10 @@ from .aer_exact import AerStatevectorExecutor
 
 
 class EmulatorExecutor(Executor):
-    """Shot estimates drawn from exact probabilities with this executor's seeded stream."""
+    """Shot estimates drawn from exact probabilities with this executor's seeded stream (``run(angles, shots)``
+    takes a shot count per row: the multinomial draws take one count per row anyway)."""
+
+    row_shots = True
 
     def __init__(self, spec: CircuitSpec, shots: int = 100, seed: SeedLike = None, backend=None):
         super().__init__(spec, shots, seed)
@@ -33,10 +37,12 @@ class EmulatorExecutor(Executor):
         with torch.no_grad():
             return self.simulator.distributions(angles, self.spec.readout)
 
-    def run(self, angles: torch.Tensor) -> torch.Tensor:
+    def run(self, angles: torch.Tensor, shots: np.ndarray | None = None) -> torch.Tensor:
+        self.check_row_shots(shots, len(angles))
         generator = self.stream.torch(angles.device)
+        per_row = self.shots if shots is None else torch.as_tensor(shots, dtype=torch.float64, device=angles.device)[:, None]
         features = []
         for setting, joint in zip(self.spec.readout.settings, self._distributions(angles)):
-            counts = multinomial_counts(joint.to(torch.float64), self.shots, generator)
-            features.append(setting.from_distribution(counts / self.shots))
+            counts = multinomial_counts(joint.to(torch.float64), per_row, generator)
+            features.append(setting.from_distribution(counts / per_row))
         return torch.cat(features, dim=1)

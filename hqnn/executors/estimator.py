@@ -67,7 +67,8 @@ class EstimatorExecutor(Executor):
     def job_seed(self) -> int | None:
         return self.next_seed() if self.seeded and isinstance(self.estimator, AerEstimatorV2) else None
 
-    def submit(self, angles: torch.Tensor, seed: int | None) -> Pending:
+    def submit(self, angles: torch.Tensor, seed: int | None, shots: np.ndarray | None = None) -> Pending:
+        self.check_row_shots(shots, len(angles))  # one shot count per job: refuses per-row shots
         values = host_angles(angles)[:, None, self._columns]  # (R, 1, P): broadcast against (F,) observables
         estimator = self.estimator if seed is None else seeded_copy(self.estimator, seed)
         expected = (len(values), len(self.observables))

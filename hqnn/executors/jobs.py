@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from ..cost import JobCost
@@ -126,8 +127,11 @@ def rows_per_job(executor, policy: JobPolicy, memory_rows: int | None = None) ->
     return memory_rows if per_job is None else min(per_job, memory_rows)
 
 
-def run_jobs(executor, angles: torch.Tensor, policy: JobPolicy, memory_rows: int | None = None) -> torch.Tensor:
-    """Features (R, F) of every row of ``angles`` from ``executor``, in the fewest jobs ``policy`` allows.
+def run_jobs(
+    executor, angles: torch.Tensor, policy: JobPolicy, memory_rows: int | None = None, shots: np.ndarray | None = None
+) -> torch.Tensor:
+    """Features (R, F) of every row of ``angles`` from ``executor``, in the fewest jobs ``policy`` allows
+    (``shots``: a count per row, split with the rows).
 
     Each job's seed is drawn from the executor's stream in row order before anything is submitted (a seeded
     run gives the same features however its jobs finish); a retried job keeps its seed. ``memory_rows``: jobs
@@ -136,6 +140,7 @@ def run_jobs(executor, angles: torch.Tensor, policy: JobPolicy, memory_rows: int
     """
     per_job = rows_per_job(executor, policy, memory_rows) or max(1, len(angles))
     chunks = list(angles.split(per_job))
+    row_shots = [None] * len(chunks) if shots is None else np.split(shots, range(per_job, len(angles), per_job))
     window = 1 if memory_rows is not None else len(chunks)  # jobs in flight at once
     seeds = [executor.job_seed() for _ in chunks]
     tries = [0] * len(chunks)
@@ -146,7 +151,7 @@ def run_jobs(executor, angles: torch.Tensor, policy: JobPolicy, memory_rows: int
         features = []
         for i in range(len(chunks)):
             while submitted < min(len(chunks), i + window):  # all of them at once, unless memory-bound
-                jobs[submitted] = _submit(executor, chunks, seeds, submitted, tries, policy)
+                jobs[submitted] = _submit(executor, chunks, row_shots, seeds, submitted, tries, policy)
                 submitted += 1
             while True:
                 try:
@@ -160,7 +165,7 @@ def run_jobs(executor, angles: torch.Tensor, policy: JobPolicy, memory_rows: int
                         raise _failed(executor, failed_ids[i], error, chunks, i, tries[i]) from error
                     _wait(policy, tries[i])
                     tries[i] += 1
-                    jobs[i] = _submit(executor, chunks, seeds, i, tries, policy)
+                    jobs[i] = _submit(executor, chunks, row_shots, seeds, i, tries, policy)
     except BaseException:
         for job in jobs:
             if isinstance(job, Pending):
@@ -169,11 +174,11 @@ def run_jobs(executor, angles: torch.Tensor, policy: JobPolicy, memory_rows: int
     return features[0] if len(features) == 1 else torch.cat(features)
 
 
-def _submit(executor, chunks, seeds, index, tries, policy):
+def _submit(executor, chunks, row_shots, seeds, index, tries, policy):
     """Submit chunk ``index``, retrying a submission that raises (it counts as a try)."""
     while True:
         try:
-            return executor.submit(chunks[index], seeds[index])
+            return executor.submit(chunks[index], seeds[index], row_shots[index])
         except NOT_RETRIED:
             raise
         except Exception as error:

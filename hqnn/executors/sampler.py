@@ -32,7 +32,11 @@ class SamplerExecutor(Executor):
     sets the simulator seed where the sampler has one (``BackendSamplerV2``: ``options.seed_simulator``; Aer:
     ``options.run_options["seed_simulator"]``, unless the Aer sampler was built with its own fixed ``seed``);
     other samplers (hardware) are not seedable and ``seed`` only fixes the transpiler's layout.
+    ``run(angles, shots)`` with a shot count per row puts each group of rows with the same count in its own PUB
+    (``(circuit, angles, shots)``), all in the one job.
     """
+
+    row_shots = True
 
     def __init__(
         self,
@@ -65,9 +69,16 @@ class SamplerExecutor(Executor):
     def job_seed(self) -> int | None:
         return self.next_seed() if self.seeded else None
 
-    def submit(self, angles: torch.Tensor, seed: int | None) -> Pending:
+    def submit(self, angles: torch.Tensor, seed: int | None, shots: np.ndarray | None = None) -> Pending:
         host = host_angles(angles)
-        pubs = [(c, np.ascontiguousarray(host[:, k]), self.shots) for c, k in zip(self.circuits, self._columns)]
+        self.check_row_shots(shots, len(host))
+        row_shots = np.full(len(host), self.shots) if shots is None else np.asarray(shots, dtype=np.int64)
+        groups = [(int(n), np.flatnonzero(row_shots == n)) for n in np.unique(row_shots)]  # one PUB per count
+        pubs = [
+            (c, np.ascontiguousarray(host[rows][:, k]), n)
+            for c, k in zip(self.circuits, self._columns)
+            for n, rows in groups
+        ]
         sampler = self.sampler if seed is None else seeded_copy(self.sampler, seed)
         settings = self.spec.readout.settings
 
@@ -75,11 +86,15 @@ class SamplerExecutor(Executor):
             if len(result) != len(pubs):
                 raise RuntimeError(f"{len(result)} PUB results, expected {len(pubs)}")
             features = []
-            for i, setting in enumerate(settings):
-                readout = getattr(result[i].data, "readout", None)
-                if readout is None:
-                    raise RuntimeError(f"PUB {i} has no 'readout' register (it has {list(result[i].data)})")
-                features.append(samples_features(readout.array, setting, len(host), self.shots))
+            for s, setting in enumerate(settings):
+                block = np.empty((len(host), setting.n_features))
+                for g, (n, rows) in enumerate(groups):
+                    data = result[s * len(groups) + g].data
+                    readout = getattr(data, "readout", None)
+                    if readout is None:
+                        raise RuntimeError(f"PUB {s * len(groups) + g} has no 'readout' register (it has {list(data)})")
+                    block[rows] = samples_features(readout.array, setting, len(rows), n)
+                features.append(block)
             return to_device(np.concatenate(features, axis=1), angles)
 
         return Pending(sampler.run(pubs), decode, "sampler")

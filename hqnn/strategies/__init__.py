@@ -20,28 +20,45 @@ from ..executors import (
     device_simulator,
 )
 from ..randomness import SeedLike, ShotStream
-from ..validation import BACKEND_NAMES, DIFF_METHODS, check_shift, check_shots
+from ..validation import BACKEND_NAMES, DIFF_METHODS, STOCHASTIC_METHODS, check_shift, check_shots
 from .base import Strategy
 from .closed_form import ClosedForm
 from .reverse_mode import ReverseMode
+from .sampled_shift import SampledShift
 from .shift_rule import ShiftRule
+from .spsa import SPSA
 
-__all__ = ["BACKEND_NAMES", "DIFF_METHODS", "ClosedForm", "ReverseMode", "ShiftRule", "Strategy", "choose_strategy"]
+__all__ = [
+    "BACKEND_NAMES", "DIFF_METHODS", "ClosedForm", "ReverseMode", "SPSA", "SampledShift", "ShiftRule", "Strategy",
+    "choose_strategy",
+]
 
 
 def choose_strategy(
-    backend, spec: CircuitSpec, shots: int | None, shift: float, seed: SeedLike = None, diff_method: str = "auto"
+    backend,
+    spec: CircuitSpec,
+    shots: int | None,
+    shift: float,
+    seed: SeedLike = None,
+    diff_method: str = "auto",
+    diff_options: dict | None = None,
 ) -> Strategy:
     """The strategy (and its executor) for ``backend``: a name in ``BACKEND_NAMES``, an Aer backend, a Qiskit
     ``BaseSamplerV2`` or ``BaseEstimatorV2``, another ``BackendV2`` (a fake device, simulated by
     :func:`~hqnn.executors.device_simulator`), or an :class:`~hqnn.executors.Executor` (shift rule on it).
 
     Exact layers (``"analytic"``, or ``"aer"``/``"emulator"`` with ``shots=None``) use the closed form when the
-    circuit has one, else reverse mode; shots, devices and primitives use the shift rule.
+    circuit has one, else reverse mode; shots, devices and primitives use the shift rule. ``"sampled-shift"``
+    and ``"spsa"`` wrap the shift rule's shot executor (``diff_options``: see :func:`stochastic_strategy`).
     """
     shift = check_shift(shift)
     if diff_method not in DIFF_METHODS:
         raise ValueError(f"unknown diff_method {diff_method!r}: use one of {DIFF_METHODS}")
+    if diff_method in STOCHASTIC_METHODS:
+        rule = choose_strategy(backend, spec, shots, shift, seed, "shift")
+        return stochastic_strategy(diff_method, rule.executor, shift, diff_options or {})
+    if diff_options:
+        raise ValueError(f"diff_options {sorted(diff_options)} apply to {STOCHASTIC_METHODS}, not {diff_method!r}")
     if isinstance(backend, Executor):
         return _shift_only(ShiftRule(backend, shift), diff_method, "an Executor")
     shots = check_shots(shots)
@@ -74,6 +91,23 @@ def choose_strategy(
         f"unsupported backend of type {type(backend).__name__}: use one of {BACKEND_NAMES}, a qiskit_aer backend "
         "(e.g. AerSimulator()), a Qiskit BaseSamplerV2 or BaseEstimatorV2, a BackendV2, or an hqnn Executor"
     )
+
+
+def stochastic_strategy(diff_method: str, executor: Executor, shift: float, options: dict) -> Strategy:
+    """``"sampled-shift"`` (options ``k``, ``shift_shots``) or ``"spsa"`` (``c``, ``directions``,
+    ``shift_shots``) on a shot executor; an unknown option is an error that lists the known ones."""
+    known = {"sampled-shift": ("k", "shift_shots"), "spsa": ("c", "directions", "shift_shots")}[diff_method]
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise ValueError(f"unknown diff_options {unknown} for diff_method={diff_method!r}: use {known}")
+    if executor.shots is None:
+        raise ValueError(
+            f"diff_method={diff_method!r} saves shots and needs a shot backend (shots > 0): this one is exact; "
+            "use diff_method='auto' or 'reverse' there (exact, no shots)"
+        )
+    if diff_method == "sampled-shift":
+        return SampledShift(executor, shift, **options)
+    return SPSA(executor, **options)
 
 
 def _exact(spec: CircuitSpec, shift: float, seed: SeedLike, diff_method: str) -> Strategy:

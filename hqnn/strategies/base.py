@@ -9,7 +9,7 @@ import torch
 
 from ..autograd import evaluate_op, register
 from ..circuits import CircuitSpec
-from ..cost import JobCost
+from ..cost import JobCost, Ledger
 from ..executors.jobs import JobPolicy
 from ..randomness import ShotStream
 
@@ -18,7 +18,8 @@ class Strategy(ABC):
     """Outputs of ``spec`` for angles γ (B, K), with d outputs / d γ when asked.
 
     ``evaluate`` returns the Jacobian as (B, n_out, K), or as (B, K) when ``diagonal`` (angle k drives output k
-    alone); ``stream`` is the seeded shot noise (unused by exact strategies, kept for a uniform state).
+    alone); ``stream`` is the seeded shot noise (unused by exact strategies, kept for a uniform state);
+    ``ledger`` sums the jobs, circuits and executions (circuits × shots) it actually submitted.
     """
 
     diagonal = False
@@ -28,6 +29,7 @@ class Strategy(ABC):
         self.stream = stream
         self.jobs = JobPolicy()  # the layer sets its own: max_executions, retries, backoff
         self.memory_rows: int | None = None  # set per batch by the layer when its jobs must split to fit memory
+        self.ledger = Ledger()
         self.handle = register(self)
 
     def __getstate__(self) -> dict:

@@ -32,6 +32,7 @@ class ClosedForm(Strategy):
             p1, slope = form.p1(gamma), (form.slope(gamma) if need else None)
         else:
             points = torch.stack((gamma, gamma + self.shift, gamma - self.shift)) if need else gamma[None]
+            self.ledger.add(JobCost.of_rows(len(points) * len(gamma), 1, self.shots))
             generator = self.stream.torch(gamma.device)
             p = form.p1(points.to(torch.float64))
             draws = torch.binomial(torch.full_like(p, float(self.shots)), p, generator=generator).div_(self.shots)

@@ -37,6 +37,7 @@ class ReverseMode(Strategy):
     def __call__(self, gamma, need_inputs, need_weights):
         if torch.compiler.is_compiling():
             return super().__call__(gamma, need_inputs, need_weights)
+        self.ledger.add(JobCost.of_rows(len(gamma), 1, None))
         return self.outputs(gamma)
 
     def cost(self, batch, need_inputs=True, need_weights=True):

@@ -26,6 +26,8 @@ class ShiftRule(Strategy):
         shifted = self.shifted(need_inputs, need_weights)  # none without a gradient: the base rows only
         rows = self.plan.rows(gamma, shifted)
         features = run_jobs(self.executor, rows, self.jobs, self.memory_rows)
+        executor = self.executor
+        self.ledger.add(self.jobs.cost(len(rows), executor.circuits_per_row, executor.shots, self.memory_rows))
         expected = (len(rows), self.spec.readout.n_features)
         name = type(self.executor).__name__
         if tuple(features.shape) != expected:
