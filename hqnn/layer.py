@@ -12,6 +12,7 @@ from qiskit.circuit import Parameter
 from torch import nn
 
 from .circuits import CircuitSpec, chapter_circuit
+from .backends import DEFAULT_SHOTS
 from .cost import JobCost
 from .executors import Executor
 from .randomness import SeedLike
@@ -31,7 +32,9 @@ class Hybrid(nn.Module):
     ``Hybrid(AerSimulator(), 100, np.pi / 2)`` is the chapter's layer (H·RY(θ), output P(1)), for any batch.
     ``backend``: ``"aer"`` (default), ``"analytic"`` (exact), ``"emulator"``, an Aer backend, a Qiskit
     ``BaseSamplerV2`` or ``BaseEstimatorV2``, another ``BackendV2`` (a fake device), or an
-    :class:`~hqnn.executors.Executor` (which brings its own circuit, shots and seed). ``shots=None`` is exact.
+    :class:`~hqnn.executors.Executor` (which brings its own circuit, shots and seed). ``shots=None`` is exact; the default is
+    100 (the chapter's), or exact on ``"analytic"``, which refuses an explicit ``shots`` (it has none).
+    What each name runs: :mod:`hqnn.backends`.
     ``circuit`` with ordered ``inputs`` (one per feature) and trainable ``weights`` replaces the chapter's
     circuit. Outputs: ``readout="p1"`` or ``"z"`` for each of ``qubits``; ``readout="probabilities"`` for their
     joint distribution (summed into classes by ``interpret``, as in SamplerQNN); or ``observables``, a list of
@@ -45,7 +48,7 @@ class Hybrid(nn.Module):
     def __init__(
         self,
         backend="aer",
-        shots: int | None = 100,
+        shots: int | None = DEFAULT_SHOTS,
         shift: float = math.pi / 2,
         *,
         circuit: QuantumCircuit | None = None,

@@ -15,6 +15,7 @@ from torch import nn
 
 from ..ansatz import angle_encoder, entangling_ansatz
 from .config import RunConfig
+from ..backends import DEFAULT_SHOTS
 from ..layer import Hybrid
 
 HEADS = ("hybrid", "classical")
@@ -31,7 +32,7 @@ class Net(nn.Module):
         self,
         head: str = "hybrid",
         backend="aer",
-        shots: int | None = 100,
+        shots: int | None = DEFAULT_SHOTS,
         shift: float = math.pi / 2,
         *,
         n_classes: int = 2,
@@ -82,7 +83,7 @@ def build_model(config: RunConfig, rank: int = 0) -> Net:
         return Net(
             config.head,
             config.backend,
-            config.shots,
+            None if config.backend == "analytic" else config.shots,  # the README: --shots is ignored there
             config.shift,
             n_classes=config.n_classes,
             n_qubits=config.qubits,

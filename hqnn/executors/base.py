@@ -18,12 +18,28 @@ class Executor(ABC):
 
     ``shots`` is ``None`` for exact expectations. The seeded :class:`~hqnn.randomness.ShotStream` hands each job
     its seed (or draws its shots), so the same seed gives the same run.
+
+    Capabilities, from which the strategy follows (:func:`hqnn.strategies.choose_strategy`):
+
+    - :attr:`exact`: features are exact expectations (``shots is None``), not shot estimates;
+    - :attr:`statevector`: the features come from hqnn's own noise-free simulation of ``spec`` on this machine, so
+      reverse mode (through hqnn's statevector) and the closed form compute the same numbers (with shots: the same
+      distribution) without this executor.
     """
+
+    #: Features come from hqnn's own noise-free statevector of ``spec`` (reverse mode and the closed form may
+    #: stand in). Executors that call Qiskit, Aer or hardware leave it False.
+    statevector: bool = False
 
     def __init__(self, spec: CircuitSpec, shots: int | None, seed: SeedLike = None):
         self.spec = spec
         self.shots = check_shots(shots)
         self.stream = ShotStream(seed)
+
+    @property
+    def exact(self) -> bool:
+        """Exact expectations (no shots)."""
+        return self.shots is None
 
     @abstractmethod
     def run(self, angles: torch.Tensor) -> torch.Tensor:

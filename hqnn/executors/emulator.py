@@ -23,6 +23,7 @@ class EmulatorExecutor(Executor):
             raise ValueError("EmulatorExecutor samples shots; pass shots > 0 or use backend='analytic'")
         self._aer = None if backend is None else AerStatevectorExecutor(spec, backend)
         self.simulator = TorchStatevector(spec.circuit, spec.angles) if backend is None else None
+        self.statevector = backend is None  # probabilities from hqnn's statevector, or from Aer's
 
     def memory(self, rows: int) -> int:
         return self._aer.memory(rows) if self._aer is not None else rows_job_bytes(self.spec.n_qubits, rows)

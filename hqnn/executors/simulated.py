@@ -15,6 +15,8 @@ from .base import Executor, SeedLike
 class SimulatorExecutor(Executor):
     """Exact features for any noise-free spec whose gates have matrices (all standard gates)."""
 
+    statevector = True
+
     def __init__(self, spec: CircuitSpec, seed: SeedLike = None):
         super().__init__(spec, None, seed)
         self.simulator = TorchStatevector(spec.circuit, spec.angles)

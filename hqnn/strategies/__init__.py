@@ -1,101 +1,129 @@
-"""Differentiation strategies, one per file, and :func:`choose_strategy`: the one place where a backend, shots
-and ``diff_method`` become an executor and a strategy."""
+"""Differentiation strategies, one per file, and :func:`choose_strategy`: the backend becomes an executor
+(:func:`hqnn.backends.executor_for`), and the strategy follows from what that executor declares it can do.
+
+A ``diff_method`` is one registration in :data:`METHODS`: how to build its strategy on an executor and what it
+needs from it (exact expectations, shots, hqnn's statevector, a closed form). ``"auto"`` takes the first of
+:data:`AUTO_ORDER` the executor allows.
+"""
 
 from __future__ import annotations
 
-from qiskit.primitives import BaseEstimatorV2, BaseSamplerV2
-from qiskit.providers import BackendV2
-from qiskit_aer.backends.aerbackend import AerBackend
+from collections.abc import Callable
+from dataclasses import dataclass
 
+from ..backends import executor_for
 from ..circuits import CircuitSpec
-from ..executors import (
-    AerExecutor,
-    RYKernelExecutor,
-    EmulatorExecutor,
-    EstimatorExecutor,
-    Executor,
-    SamplerExecutor,
-    AerStatevectorExecutor,
-    SimulatorExecutor,
-    device_simulator,
-)
-from ..randomness import SeedLike, ShotStream
-from ..validation import BACKEND_NAMES, DIFF_METHODS, check_shift, check_shots
+from ..executors import Executor, SimulatorExecutor
+from ..randomness import SeedLike
+from ..validation import BACKEND_NAMES, DIFF_METHODS, check_shift
 from .base import Strategy
 from .closed_form import ClosedForm
 from .reverse_mode import ReverseMode
 from .shift_rule import ShiftRule
 
-__all__ = ["BACKEND_NAMES", "DIFF_METHODS", "ClosedForm", "ReverseMode", "ShiftRule", "Strategy", "choose_strategy"]
+__all__ = [
+    "AUTO_ORDER",
+    "BACKEND_NAMES",
+    "DIFF_METHODS",
+    "METHODS",
+    "ClosedForm",
+    "Method",
+    "ReverseMode",
+    "ShiftRule",
+    "Strategy",
+    "choose_strategy",
+    "register_method",
+]
+
+
+@dataclass(frozen=True)
+class Method:
+    """A ``diff_method``: ``build(executor, shift)`` makes its strategy; the ``needs_*`` flags say what it needs
+    from the executor (:attr:`Executor.exact`, shots, :attr:`Executor.statevector`, a closed form of the spec)."""
+
+    build: Callable[[Executor, float], Strategy]
+    needs_exact: bool = False
+    needs_shots: bool = False
+    needs_statevector: bool = False
+    needs_closed_form: bool = False
+
+    def missing(self, executor: Executor) -> str | None:
+        """What ``executor`` lacks for this method (a phrase), or None if it can run it."""
+        if self.needs_closed_form and not executor.spec.has_closed_form:
+            return "needs a closed form, and the closed form needs the chapter circuit (hqnn.chapter_circuit) read out per qubit"
+        if self.needs_statevector and not executor.statevector:
+            return (
+                f"needs hqnn's own statevector of the circuit, and {describe(executor)}; backend='analytic' "
+                "(or 'emulator' with shots=None) simulates with it"
+            )
+        if self.needs_exact and not executor.exact:
+            return f"needs exact expectations, and {describe(executor)}; use shots=None for them"
+        if self.needs_shots and executor.exact:
+            return f"needs shots, and {describe(executor)}; pass shots > 0"
+        return None
+
+
+#: Every ``diff_method`` but ``"auto"``, by name.
+METHODS: dict[str, Method] = {}
+#: What ``diff_method="auto"`` tries, in order.
+AUTO_ORDER = ("closed-form", "reverse", "shift")
+
+
+def register_method(name: str, method: Method) -> None:
+    """Make ``name`` a ``diff_method`` (it must also be listed in :data:`hqnn.validation.DIFF_METHODS`)."""
+    METHODS[name] = method
+
+
+register_method(
+    "closed-form",
+    Method(lambda ex, shift: ClosedForm(ex.spec, ex.shots, shift, ex.stream), needs_statevector=True,
+           needs_closed_form=True),
+)
+register_method(
+    "reverse",
+    Method(lambda ex, shift: ReverseMode(ex.spec, ex.stream, ex if isinstance(ex, SimulatorExecutor) else None),
+           needs_exact=True, needs_statevector=True),
+)
+register_method("shift", Method(ShiftRule))
+
+
+def describe(executor: Executor) -> str:
+    """What ``executor`` gives, in words, for messages."""
+    name = type(executor).__name__
+    if not executor.exact:
+        return f"{name} gives shot estimates (shots={executor.shots})"
+    if executor.statevector:
+        return f"{name} gives exact values from hqnn's statevector"
+    return f"{name} gives exact values computed outside hqnn (no statevector reverse mode can use)"
+
+
+def available_methods(executor: Executor) -> list[str]:
+    """The ``diff_method`` names ``executor`` can run."""
+    return [name for name, method in METHODS.items() if method.missing(executor) is None]
 
 
 def choose_strategy(
     backend, spec: CircuitSpec, shots: int | None, shift: float, seed: SeedLike = None, diff_method: str = "auto"
 ) -> Strategy:
-    """The strategy (and its executor) for ``backend``: a name in ``BACKEND_NAMES``, an Aer backend, a Qiskit
-    ``BaseSamplerV2`` or ``BaseEstimatorV2``, another ``BackendV2`` (a fake device, simulated by
-    :func:`~hqnn.executors.device_simulator`), or an :class:`~hqnn.executors.Executor` (shift rule on it).
-
-    Exact layers (``"analytic"``, or ``"aer"``/``"emulator"`` with ``shots=None``) use the closed form when the
-    circuit has one, else reverse mode; shots, devices and primitives use the shift rule.
-    """
+    """The strategy for ``backend`` (see :func:`hqnn.backends.executor_for`), ``shots``, ``shift``, ``seed``
+    and ``diff_method``. ``"auto"``: the closed form when the circuit has one and the executor is hqnn's own,
+    else reverse mode when it is exact and hqnn's own, else the shift rule (shots, Aer, primitives, devices). An
+    :class:`~hqnn.executors.Executor` passed as ``backend`` runs itself: ``"auto"`` is the shift rule on it, and
+    ``"reverse"`` or ``"closed-form"`` are accepted where its capabilities allow them."""
     shift = check_shift(shift)
     if diff_method not in DIFF_METHODS:
         raise ValueError(f"unknown diff_method {diff_method!r}: use one of {DIFF_METHODS}")
-    if isinstance(backend, Executor):
-        return _shift_only(ShiftRule(backend, shift), diff_method, "an Executor")
-    shots = check_shots(shots)
-    if isinstance(backend, str):
-        name = backend.lower()
-        if name not in BACKEND_NAMES:
-            raise ValueError(f"unknown backend {backend!r}: use one of {BACKEND_NAMES}, an Aer backend or an Executor")
-        if name == "analytic" or shots is None:
-            return _exact(spec, shift, seed, diff_method)
-        if name == "emulator" and spec.has_closed_form and diff_method != "shift":
-            return _only(ClosedForm(spec, shots, shift, ShotStream(seed)), diff_method, ("auto", "closed-form"))
-        executor = AerExecutor(spec, shots=shots, seed=seed) if name == "aer" else EmulatorExecutor(spec, shots, seed)
-        return _shift_only(ShiftRule(executor, shift), diff_method, f"backend {name!r} with shots")
-    if isinstance(backend, BaseSamplerV2):
-        return _shift_only(
-            ShiftRule(SamplerExecutor(spec, backend, shots=shots, seed=seed), shift), diff_method, "a sampler"
-        )
-    if isinstance(backend, BaseEstimatorV2):
-        executor = EstimatorExecutor(spec, backend, shots=shots, seed=seed)
-        return _shift_only(ShiftRule(executor, shift), diff_method, "an estimator")
-    if isinstance(backend, BackendV2) and not isinstance(backend, AerBackend):
-        backend = device_simulator(backend)
-    if isinstance(backend, AerBackend):
-        if shots is None:
-            executor = AerStatevectorExecutor(spec, backend=backend, seed=seed)
-        else:
-            executor = AerExecutor(spec, backend=backend, shots=shots, seed=seed)
-        return _shift_only(ShiftRule(executor, shift), diff_method, "an Aer backend")
-    raise TypeError(
-        f"unsupported backend of type {type(backend).__name__}: use one of {BACKEND_NAMES}, a qiskit_aer backend "
-        "(e.g. AerSimulator()), a Qiskit BaseSamplerV2 or BaseEstimatorV2, a BackendV2, or an hqnn Executor"
-    )
-
-
-def _exact(spec: CircuitSpec, shift: float, seed: SeedLike, diff_method: str) -> Strategy:
-    closed = spec.has_closed_form
-    if diff_method == "closed-form" or (diff_method == "auto" and closed):
-        return ClosedForm(spec, None, shift, ShotStream(seed))
-    if diff_method == "shift":
-        executor = RYKernelExecutor(spec, seed) if closed else SimulatorExecutor(spec, seed)
-        return ShiftRule(executor, shift)
-    return ReverseMode(spec, ShotStream(seed))
-
-
-def _only(strategy: Strategy, diff_method: str, allowed: tuple[str, ...]) -> Strategy:
-    if diff_method not in allowed:
-        raise ValueError(f"diff_method={diff_method!r} is not available here: use one of {allowed}")
-    return strategy
-
-
-def _shift_only(strategy: Strategy, diff_method: str, what: str) -> Strategy:
-    if diff_method not in ("auto", "shift"):
-        raise ValueError(
-            f"{what} gives shot estimates or device results: only the shift rule differentiates them "
-            f"(diff_method='auto' or 'shift'), got {diff_method!r}; use backend='analytic' for reverse mode"
-        )
-    return strategy
+    if isinstance(backend, Executor) and backend.spec is not spec:
+        raise ValueError("an Executor brings its own circuit spec: build the layer from executor.spec")
+    executor = executor_for(backend, spec, shots, seed)
+    if diff_method == "auto":  # an executor the user passes is the one that runs: the shift rule on it
+        order = ("shift",) if executor is backend else AUTO_ORDER
+        name = next(n for n in order if METHODS[n].missing(executor) is None)
+        return METHODS[name].build(executor, shift)
+    reason = METHODS[diff_method].missing(executor)
+    if reason is not None:
+        allowed = available_methods(executor)
+        choices = " or ".join(repr(n) for n in ("auto", *allowed))
+        what = "only the shift rule differentiates it" if allowed == ["shift"] else f"available: {allowed}"
+        raise ValueError(f"diff_method={diff_method!r} {reason}: {what} (diff_method={choices})")
+    return METHODS[diff_method].build(executor, shift)

@@ -24,9 +24,9 @@ class ReverseMode(Strategy):
     the Jacobian comes from the exact shift rule on the same statevector (equal to 1e-10; 1 + 2K rows).
     """
 
-    def __init__(self, spec: CircuitSpec, stream: ShotStream):
+    def __init__(self, spec: CircuitSpec, stream: ShotStream, executor: SimulatorExecutor | None = None):
         super().__init__(spec, stream)
-        self.executor = SimulatorExecutor(spec)
+        self.executor = SimulatorExecutor(spec) if executor is None else executor
         self.simulator = self.executor.simulator
         self._compiled = ShiftRule(self.executor, math.pi / 2)
 
