@@ -21,6 +21,8 @@ from qiskit.primitives import BaseEstimatorV2, BaseSamplerV2
 from qiskit.providers import BackendV2
 from qiskit_aer.backends.aerbackend import AerBackend
 
+from dataclasses import dataclass
+
 from .circuits import CircuitSpec
 from .executors import (
     AerExecutor,
@@ -49,28 +51,62 @@ class DefaultShots(int):
 DEFAULT_SHOTS = DefaultShots(100)
 
 
+@dataclass(frozen=True)
+class ExecutorPlan:
+    """The executor a backend name gives, before it is built: its class and capabilities, and its memory from
+    :meth:`Executor.planned_memory` (cheap at any width; building a simulator of 24+ qubits is not)."""
+
+    kind: type[Executor]
+    spec: CircuitSpec
+    shots: int | None
+
+    @property
+    def exact(self) -> bool:
+        return self.shots is None
+
+    @property
+    def statevector(self) -> bool:
+        return self.kind.statevector
+
+    def memory(self, rows: int) -> int:
+        return self.kind.planned_memory(self.spec, self.shots, rows)
+
+    def build(self, seed: SeedLike = None) -> Executor:
+        if self.shots is None:
+            return self.kind(self.spec, seed=seed)
+        return self.kind(self.spec, shots=self.shots, seed=seed)
+
+
+def plan_for(name: str, spec: CircuitSpec, shots: int | None) -> ExecutorPlan:
+    """The executor a backend ``name`` (one of ``BACKEND_NAMES``) gives for ``spec`` and ``shots``."""
+    if not isinstance(name, str) or name.lower() not in BACKEND_NAMES:
+        raise ValueError(
+            f"unknown backend {name!r}: use one of {BACKEND_NAMES}, a Qiskit backend or primitive, or an hqnn Executor"
+        )
+    name = name.lower()
+    if name == "analytic":
+        if shots is not None and not isinstance(shots, DefaultShots):
+            raise ValueError(
+                f"backend 'analytic' is exact and has no shots, got shots={shots!r}: pass shots=None, or use "
+                "backend='emulator' (hqnn's simulator with shots) or 'aer' (Aer's shot sampling)"
+            )
+        shots = None
+    shots = check_shots(shots)
+    if shots is None and name != "aer":
+        kind = RYKernelExecutor if spec.has_closed_form else SimulatorExecutor
+    elif name == "aer":
+        kind = AerStatevectorExecutor if shots is None else AerExecutor
+    else:
+        kind = EmulatorExecutor
+    return ExecutorPlan(kind, spec, shots)
+
+
 def executor_for(backend, spec: CircuitSpec, shots: int | None, seed: SeedLike = None) -> Executor:
     """The executor that runs ``spec`` on ``backend`` with ``shots`` (``None``: exact) and ``seed``."""
     if isinstance(backend, Executor):
         return backend
     if isinstance(backend, str):
-        name = backend.lower()
-        if name not in BACKEND_NAMES:
-            raise ValueError(
-                f"unknown backend {backend!r}: use one of {BACKEND_NAMES}, a Qiskit backend or primitive, "
-                "or an hqnn Executor"
-            )
-        if name == "analytic":
-            if shots is not None and not isinstance(shots, DefaultShots):
-                raise ValueError(
-                    f"backend 'analytic' is exact and has no shots, got shots={shots!r}: pass shots=None, or use "
-                    "backend='emulator' (hqnn's simulator with shots) or 'aer' (Aer's shot sampling)"
-                )
-            return exact_executor(spec, seed)
-        shots = check_shots(shots)
-        if shots is None:
-            return AerStatevectorExecutor(spec, seed=seed) if name == "aer" else exact_executor(spec, seed)
-        return AerExecutor(spec, shots=shots, seed=seed) if name == "aer" else EmulatorExecutor(spec, shots, seed)
+        return plan_for(backend, spec, shots).build(seed)
     shots = check_shots(shots)
     if isinstance(backend, BaseSamplerV2):
         return SamplerExecutor(spec, backend, shots=shots, seed=seed)
@@ -87,7 +123,3 @@ def executor_for(backend, spec: CircuitSpec, shots: int | None, seed: SeedLike =
         "(e.g. AerSimulator()), a Qiskit BaseSamplerV2 or BaseEstimatorV2, a BackendV2, or an hqnn Executor"
     )
 
-
-def exact_executor(spec: CircuitSpec, seed: SeedLike = None) -> Executor:
-    """hqnn's exact simulation of ``spec``: the numba kernel of the closed form, or the statevector simulator."""
-    return RYKernelExecutor(spec, seed) if spec.has_closed_form else SimulatorExecutor(spec, seed)

@@ -57,8 +57,7 @@ class Net(nn.Module):
         elif chapter:
             self.head = Hybrid(backend, shots, shift, seed=seed)
         else:
-            circuit = angle_encoder(n_qubits).then(entangling_ansatz(n_qubits, reps))
-            self.head = Hybrid(backend, shots, shift, **circuit.hybrid_kwargs(), readout="z", seed=seed)
+            self.head = Hybrid(backend, shots, shift, **head_kwargs(n_qubits, reps), seed=seed)
         self.classifier = None if chapter else nn.Linear(n_qubits, n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -71,6 +70,22 @@ class Net(nn.Module):
         if self.classifier is None:
             return torch.cat((x, 1 - x), -1)
         return torch.softmax(self.classifier(x), -1)
+
+
+def head_kwargs(n_qubits: int, reps: int) -> dict:
+    """The multi-qubit head's circuit for :class:`hqnn.Hybrid`: angle encoder, entangling ansatz, ⟨Z⟩ per qubit."""
+    circuit = angle_encoder(n_qubits).then(entangling_ansatz(n_qubits, reps))
+    return {**circuit.hybrid_kwargs(), "readout": "z"}
+
+
+def head_spec(config: RunConfig):
+    """The circuit spec of ``config``'s quantum head (the chapter's, or the multi-qubit one), without a layer."""
+    from ..circuits import CircuitSpec, chapter_circuit
+
+    if config.chapter_model:
+        return chapter_circuit()
+    kwargs = head_kwargs(config.qubits, config.reps)
+    return CircuitSpec.from_circuit(kwargs["circuit"], kwargs["inputs"], kwargs["weights"], kwargs["readout"])
 
 
 def build_model(config: RunConfig, rank: int = 0) -> Net:

@@ -38,6 +38,10 @@ class AerStatevectorExecutor(Executor):
         width = self._jobs[0][0].num_qubits  # a device's width, after transpilation
         return aer_exact_job_bytes(width, rows * len(self._jobs))
 
+    @classmethod
+    def planned_memory(cls, spec, shots, rows):
+        return aer_exact_job_bytes(spec.n_qubits, rows * len(spec.readout.settings))
+
     def distributions(self, angles: np.ndarray) -> list[np.ndarray]:
         """Per setting, the joint probabilities (R, 2**m) of its measured qubits, bit i ↔ its qubit i."""
         results = run_bound(self.backend, self._jobs, angles, shots=1, seed_simulator=self.next_seed(), **self._options)

@@ -48,6 +48,12 @@ class Executor(ABC):
 
     def memory(self, rows: int) -> int:
         """Peak bytes of one job of ``rows`` rows on this machine (0: the job runs elsewhere or costs little)."""
+        return type(self).planned_memory(self.spec, self.shots, rows)
+
+    @classmethod
+    def planned_memory(cls, spec: CircuitSpec, shots: int | None, rows: int) -> int:
+        """:meth:`memory` of an executor of this class built for ``spec`` and ``shots`` with its defaults (no
+        backend given), computed without building it: run admission asks this at any width."""
         return 0
 
     def next_seed(self) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..backends import executor_for
+from ..backends import ExecutorPlan, executor_for, plan_for
 from ..circuits import CircuitSpec
 from ..executors import Executor, SimulatorExecutor
 from ..randomness import SeedLike
@@ -32,16 +32,20 @@ __all__ = [
     "ShiftRule",
     "Strategy",
     "choose_strategy",
+    "layer_memory",
+    "method_for",
     "register_method",
 ]
 
 
 @dataclass(frozen=True)
 class Method:
-    """A ``diff_method``: ``build(executor, shift)`` makes its strategy; the ``needs_*`` flags say what it needs
-    from the executor (:attr:`Executor.exact`, shots, :attr:`Executor.statevector`, a closed form of the spec)."""
+    """A ``diff_method``: ``build(executor, shift)`` makes its strategy; ``memory(plan, batch, gradient, device)``
+    is its peak bytes for ``batch`` samples on a planned executor (the strategy's own ``memory`` formula, without
+    building anything); the ``needs_*`` flags say what it needs from the executor (:attr:`Executor.exact`, shots, :attr:`Executor.statevector`, a closed form of the spec)."""
 
     build: Callable[[Executor, float], Strategy]
+    memory: Callable[[ExecutorPlan, int, bool, str], int]
     needs_exact: bool = False
     needs_shots: bool = False
     needs_statevector: bool = False
@@ -76,20 +80,31 @@ def register_method(name: str, method: Method) -> None:
 
 register_method(
     "closed-form",
-    Method(lambda ex, shift: ClosedForm(ex.spec, ex.shots, shift, ex.stream), needs_statevector=True,
-           needs_closed_form=True),
+    Method(
+        lambda ex, shift: ClosedForm(ex.spec, ex.shots, shift, ex.stream),
+        lambda plan, batch, gradient, device: ClosedForm.planned_memory(plan.spec, batch),
+        needs_statevector=True,
+        needs_closed_form=True,
+    ),
 )
 register_method(
     "reverse",
-    Method(lambda ex, shift: ReverseMode(ex.spec, ex.stream, ex if isinstance(ex, SimulatorExecutor) else None),
-           needs_exact=True, needs_statevector=True),
+    Method(
+        lambda ex, shift: ReverseMode(ex.spec, ex.stream, ex if isinstance(ex, SimulatorExecutor) else None),
+        lambda plan, batch, gradient, device: ReverseMode.planned_memory(plan.spec, batch, device),
+        needs_exact=True,
+        needs_statevector=True,
+    ),
 )
-register_method("shift", Method(ShiftRule))
+register_method(
+    "shift",
+    Method(ShiftRule, lambda plan, batch, gradient, device: plan.memory(ShiftRule.rows(plan.spec, batch, gradient))),
+)
 
 
-def describe(executor: Executor) -> str:
-    """What ``executor`` gives, in words, for messages."""
-    name = type(executor).__name__
+def describe(executor) -> str:
+    """What ``executor`` (or an :class:`~hqnn.backends.ExecutorPlan`) gives, in words, for messages."""
+    name = (executor.kind if isinstance(executor, ExecutorPlan) else type(executor)).__name__
     if not executor.exact:
         return f"{name} gives shot estimates (shots={executor.shots})"
     if executor.statevector:
@@ -97,7 +112,7 @@ def describe(executor: Executor) -> str:
     return f"{name} gives exact values computed outside hqnn (no statevector reverse mode can use)"
 
 
-def available_methods(executor: Executor) -> list[str]:
+def available_methods(executor) -> list[str]:
     """The ``diff_method`` names ``executor`` can run."""
     return [name for name, method in METHODS.items() if method.missing(executor) is None]
 
@@ -116,14 +131,36 @@ def choose_strategy(
     if isinstance(backend, Executor) and backend.spec is not spec:
         raise ValueError("an Executor brings its own circuit spec: build the layer from executor.spec")
     executor = executor_for(backend, spec, shots, seed)
+    return METHODS[method_for(executor, diff_method, user=executor is backend)].build(executor, shift)
+
+
+def method_for(executor, diff_method: str, user: bool = False) -> str:
+    """The registered method ``diff_method`` means on ``executor`` (an executor or an
+    :class:`~hqnn.backends.ExecutorPlan`), or ``ValueError`` saying what it lacks. ``user``: the executor was
+    passed by the user, so ``"auto"`` keeps it running (the shift rule on it)."""
     if diff_method == "auto":  # an executor the user passes is the one that runs: the shift rule on it
-        order = ("shift",) if executor is backend else AUTO_ORDER
-        name = next(n for n in order if METHODS[n].missing(executor) is None)
-        return METHODS[name].build(executor, shift)
+        order = ("shift",) if user else AUTO_ORDER
+        return next(n for n in order if METHODS[n].missing(executor) is None)
     reason = METHODS[diff_method].missing(executor)
     if reason is not None:
         allowed = available_methods(executor)
         choices = " or ".join(repr(n) for n in ("auto", *allowed))
         what = "only the shift rule differentiates it" if allowed == ["shift"] else f"available: {allowed}"
         raise ValueError(f"diff_method={diff_method!r} {reason}: {what} (diff_method={choices})")
-    return METHODS[diff_method].build(executor, shift)
+    return diff_method
+
+
+def layer_memory(
+    backend: str,
+    spec: CircuitSpec,
+    shots: int | None,
+    batch: int,
+    diff_method: str = "auto",
+    gradient: bool = True,
+    device: str = "cpu",
+) -> int:
+    """Peak bytes of one forward (+ backward when ``gradient``) of ``batch`` samples of the layer
+    ``Hybrid(backend, shots, ...)`` builds for ``spec``: the same choice as :func:`choose_strategy` and the chosen
+    strategy's own memory formula, without building a simulator (run admission asks this at any width)."""
+    plan = plan_for(backend, spec, shots)
+    return METHODS[method_for(plan, diff_method)].memory(plan, batch, gradient, device)

@@ -46,7 +46,11 @@ class ClosedForm(Strategy):
         return JobCost.of_rows(batch * (3 if need else 1), 1, self.shots)  # the shift rule's rows it draws
 
     def memory(self, batch, device):
-        return 64 * batch * self.spec.n_angles  # a few floats per angle and row
+        return self.planned_memory(self.spec, batch)
+
+    @staticmethod
+    def planned_memory(spec: CircuitSpec, batch: int) -> int:
+        return 64 * batch * spec.n_angles  # a few floats per angle and row
 
     def __repr__(self) -> str:
         shots = "exact" if self.shots is None else f"shots={self.shots}, shift={self.shift:.6g}"

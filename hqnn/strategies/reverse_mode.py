@@ -46,5 +46,12 @@ class ReverseMode(Strategy):
         kernels = torch.device(device).type == "cpu" and self.simulator.program is not None
         return reverse_mode_bytes(self.spec.n_qubits, batch, 0 if kernels else len(self.simulator.steps))
 
+    @staticmethod
+    def planned_memory(spec: CircuitSpec, batch: int, device: str = "cpu") -> int:
+        """:meth:`memory` before the simulator is built: the CPU kernels keep no step states; the torch path
+        (a GPU) keeps about one per instruction."""
+        steps = 0 if torch.device(device).type == "cpu" else len(spec.circuit.data)
+        return reverse_mode_bytes(spec.n_qubits, batch, steps)
+
     def evaluate(self, gamma, need_inputs, need_weights):
         return self._compiled.evaluate(gamma, need_inputs, need_weights)

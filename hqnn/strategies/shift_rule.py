@@ -45,7 +45,12 @@ class ShiftRule(Strategy):
         return JobCost.of_rows(rows, len(self.spec.readout.settings), self.executor.shots)
 
     def memory(self, batch, device):
-        return self.executor.memory(batch * (1 + 2 * self.spec.n_angles))
+        return self.executor.memory(self.rows(self.spec, batch))
+
+    @staticmethod
+    def rows(spec, batch: int, gradient: bool = True) -> int:
+        """Rows of one job: each sample's base row and, for a gradient, two shifted rows per angle."""
+        return batch * (1 + 2 * spec.n_angles) if gradient else batch
 
     def __repr__(self) -> str:
         return f"ShiftRule({self.executor!r}, shift={self.plan.shift:.6g})"
