@@ -15,7 +15,6 @@ import numpy as np
 import torch
 from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter
-from torch.autograd.function import once_differentiable
 
 from .constants import TensorCache
 from .kernels.statevector import MAX_DENSE_QUBITS, Program
@@ -144,7 +143,7 @@ class TorchStatevector:
     def state(self, angles: torch.Tensor) -> torch.Tensor:
         """Amplitudes (R, 2**n) of every row (complex128 for float64 angles, complex64 for float32)."""
         if angles.device.type == "cpu" and self.program is not None:
-            return _KernelStates.apply(angles, self.program)
+            return _KernelStates.apply(angles, self.program, self.torch_state)
         return self.torch_state(angles)
 
     def torch_state(self, angles: torch.Tensor) -> torch.Tensor:
@@ -216,20 +215,27 @@ class TorchStatevector:
 
 
 class _KernelStates(torch.autograd.Function):
-    """States from the numba kernels; backward by their adjoint sweep (computed in complex128)."""
+    """States from the numba kernels; backward by their adjoint sweep (computed in complex128). A backward with
+    ``create_graph=True`` (second derivatives) recomputes the states with torch operations (``torch_state``) and
+    differentiates those, so the gradient is itself differentiable."""
 
     @staticmethod
-    def forward(ctx, angles: torch.Tensor, program: Program) -> torch.Tensor:
+    def forward(ctx, angles: torch.Tensor, program: Program, torch_state) -> torch.Tensor:
         host = angles.detach().to(torch.float64).numpy()
         states = program.states(host)
-        ctx.program, ctx.host, ctx.states, ctx.dtype = program, host, states, angles.dtype
+        ctx.program, ctx.host, ctx.states, ctx.dtype, ctx.torch_state = program, host, states, angles.dtype, torch_state
+        ctx.save_for_backward(angles)
         return torch.from_numpy(states).to(_complex(angles.dtype))
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad: torch.Tensor):
+        if torch.is_grad_enabled():  # double backward: a differentiable gradient from the torch path
+            (angles,) = ctx.saved_tensors
+            states = ctx.torch_state(angles)
+            (grads,) = torch.autograd.grad(states, angles, grad.to(states.dtype), create_graph=True)
+            return grads, None, None
         grads = ctx.program.angle_gradients(ctx.host, ctx.states, grad.to(torch.complex128).numpy())
-        return torch.from_numpy(grads).to(ctx.dtype), None
+        return torch.from_numpy(grads).to(ctx.dtype), None, None
 
 
 def _program(steps: list, n_qubits: int) -> Program | None:

@@ -26,6 +26,11 @@ class ClosedForm(Strategy):
         self.shots, self.shift = shots, shift
         self._scale = -2.0 if spec.readout.kind == "z" else 1.0
 
+    @property
+    def second_order_shift(self) -> float:
+        """The shift of the second-order shift rule (:func:`hqnn.autograd.differentiable_jacobian`)."""
+        return self.shift
+
     def evaluate(self, gamma, need_inputs, need_weights):
         form, need = self.spec.closed_form, need_inputs or need_weights
         if self.shots is None:

@@ -20,6 +20,11 @@ class ShiftRule(Strategy):
         self.executor = executor
         self.plan = ShiftPlan(executor.spec.n_angles, shift)
 
+    @property
+    def second_order_shift(self) -> float:
+        """The shift of the second-order shift rule (:func:`hqnn.autograd.differentiable_jacobian`)."""
+        return self.plan.shift
+
     def evaluate(self, gamma, need_inputs, need_weights):
         shifted = self.shifted(need_inputs, need_weights)  # none without a gradient: the base rows only
         rows = self.plan.rows(gamma, shifted)
