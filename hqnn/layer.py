@@ -19,7 +19,7 @@ from .randomness import SeedLike
 from .memory import MIB, ResourceError, available_bytes, format_bytes, largest_fitting
 from .strategies import Strategy, choose_strategy
 from .autograd import check_finite
-from .validation import check_positive_int
+from .validation import check_positive_int, check_seed
 
 
 #: Batches whose estimated peak memory is below this are not checked (no system query on the hot path).
@@ -91,6 +91,7 @@ class Hybrid(nn.Module):
                 f"max_memory must be a positive number of bytes or None (what is available), got {max_memory!r}"
             )
         self.max_memory = max_memory
+        seed = check_seed(seed)
         self.strategy: Strategy = choose_strategy(backend, spec, shots, shift, seed, diff_method)
         self.check_memory(1, torch.device("cpu"))  # e.g. more shots than one job can hold
         generator = torch.Generator().manual_seed(seed) if isinstance(seed, int) else None

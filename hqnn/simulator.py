@@ -126,6 +126,10 @@ class _Dense:
     gate: np.ndarray | _Rotation
 
 
+#: Operations without a statevector meaning: exact values need a density matrix.
+NON_UNITARY = frozenset({"reset", "measure", "initialize"})
+
+
 class TorchStatevector:
     """Compiled ``circuit`` (no measurements) whose parameter ``angles[k]`` is column k of the angle matrix."""
 
@@ -349,7 +353,12 @@ def _compile(circuit: QuantumCircuit, column: dict) -> list:
             try:
                 gate = np.asarray(op.to_matrix(), dtype=complex)
             except Exception as error:
-                raise ValueError(f"'{op.name}' on qubits {list(qubits)} has no matrix: use an Aer backend") from error
+                if op.name in NON_UNITARY:
+                    raise ValueError(
+                        f"'{op.name}' on qubits {list(qubits)} is not unitary: a statevector cannot give its exact "
+                        "values; use backend='aer' with shots=None (Aer's density matrix, exact) or shots"
+                    ) from error
+                raise ValueError(f"'{op.name}' on qubits {list(qubits)} has no matrix: use backend='aer'") from error
         if len(qubits) == 1:
             pending.setdefault(qubits[0], []).append(gate)
             continue

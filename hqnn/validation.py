@@ -31,6 +31,18 @@ def check_shots(shots) -> int | None:
     return int(shots)
 
 
+def check_seed(seed):
+    """``seed`` as given if it is ``None``, a ``numpy.random.Generator``, or a non-negative integer (numpy integers
+    too, returned as int); else ``ValueError`` naming ``seed``."""
+    if seed is None or type(seed).__name__ == "Generator":  # numpy's, without importing numpy here
+        return seed
+    if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
+        raise ValueError(
+            f"seed must be a non-negative integer, a numpy.random.Generator or None (unseeded), got {seed!r}"
+        )
+    return int(seed)
+
+
 def check_shift(shift) -> float:
     """``shift`` as a float: a real number, finite, with |sin s| ≥ ``MIN_SIN_SHIFT``; else ``ValueError``."""
     if isinstance(shift, bool) or not isinstance(shift, Real):

@@ -203,3 +203,16 @@ def test_circuit_without_inputs_takes_empty_feature_vectors():
     assert out.shape == (3, 2)
     out.sum().backward()
     assert layer.weights.grad.shape == (5,) and torch.isfinite(layer.weights.grad).all()
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "1", True])
+def test_a_bad_seed_is_named(seed):
+    with pytest.raises(ValueError, match=r"seed must be a non-negative integer, a numpy.random.Generator or None"):
+        Hybrid("aer", 100, seed=seed)
+
+
+def test_numpy_integers_are_accepted_for_shots_and_seed():
+    layer = Hybrid("aer", np.int64(50), seed=np.int64(3))
+    twin = Hybrid("aer", 50, seed=3)
+    x = torch.linspace(-2, 2, 5, dtype=torch.float64)[:, None]
+    torch.testing.assert_close(layer(x), twin(x), atol=0, rtol=0)

@@ -188,3 +188,19 @@ def test_aer_estimator_precision_comes_from_shots():
 def test_estimator_cannot_give_distributions():
     with pytest.raises(ValueError, match="use a sampler"):
         Hybrid(StatevectorEstimator(), None, **circuit(), readout="probabilities")
+
+
+@pytest.mark.parametrize("backend, shots", [("analytic", None), ("aer", 100), ("emulator", 100), ("aer", None)])
+def test_identity_observable_gives_one(backend, shots):
+    x, w = Parameter("x"), Parameter("w")
+    qc = QuantumCircuit(2)
+    qc.ry(x, 0)
+    qc.cx(0, 1)
+    qc.rz(w, 1)
+    layer = Hybrid(backend, shots, circuit=qc, inputs=[x], weights=[w], observables=["II", 2.5 * SparsePauliOp("II")],
+                   seed=1)
+    inputs = torch.tensor([[0.3], [1.7]], dtype=torch.float64, requires_grad=True)
+    out = layer(inputs)
+    torch.testing.assert_close(out, torch.tensor([[1.0, 2.5], [1.0, 2.5]], dtype=torch.float64))
+    out.sum().backward()
+    assert torch.equal(inputs.grad, torch.zeros_like(inputs))
