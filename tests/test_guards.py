@@ -26,13 +26,15 @@ def test_statevector_and_rows_arithmetic():
 
 PEAK = textwrap.dedent(
     """
-    import sys, torch
+    import json, sys, torch
     import hqnn
     torch.set_num_threads(1)
     backend, shots, n, batch = sys.argv[1], (None if sys.argv[2] == "-" else int(sys.argv[2])), int(sys.argv[3]), int(sys.argv[4])
+    readout = json.loads(sys.argv[5])  # {"readout": ...}, or {"observables": letters, each repeated on every qubit}
     def layer(n):
         model = hqnn.angle_encoder(n).then(hqnn.entangling_ansatz(n, 2))
-        return hqnn.Hybrid(backend, shots, **model.hybrid_kwargs(), readout="z", seed=0)
+        kwargs = {"observables": [p * n for p in readout["observables"]]} if "observables" in readout else readout
+        return hqnn.Hybrid(backend, shots, **model.hybrid_kwargs(), **kwargs, seed=0)
     small = torch.rand(70000 if shots is None else 10000, 2, dtype=torch.float64, requires_grad=True)
     layer(2)(small).sum().backward()  # compiles the kernels on a 2-qubit circuit: their memory is not the batch's
     layer, x = layer(n), torch.rand(batch, n, dtype=torch.float64, requires_grad=True)
@@ -48,16 +50,22 @@ PEAK = textwrap.dedent(
 
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux's resettable VmHWM")
 @pytest.mark.parametrize(
-    "backend, shots, n_qubits, batch",
-    [("analytic", "-", 12, 256), ("emulator", "1000", 8, 64)],
-    ids=["reverse mode", "emulator rows"],
+    "backend, shots, n_qubits, batch, readout",
+    [
+        ("analytic", "-", 12, 256, '{"readout": "z"}'),
+        ("analytic", "-", 15, 128, '{"readout": "z"}'),
+        ("analytic", "-", 15, 128, '{"observables": ["Z", "X", "Y"]}'),  # was 20 % over the estimate
+        ("analytic", "-", 11, 128, '{"readout": "probabilities"}'),  # the readout's 4**n matrix: was 10× over
+        ("emulator", "1000", 8, 64, '{"readout": "z"}'),
+    ],
+    ids=["reverse mode", "reverse mode 15 qubits", "reverse mode 3 settings", "reverse mode distribution", "emulator rows"],
 )
-def test_estimate_covers_the_measured_peak(backend, shots, n_qubits, batch):
+def test_estimate_covers_the_measured_peak(backend, shots, n_qubits, batch, readout):
     """The estimate is the layer's real peak (RSS high-water mark of a fresh process), within a factor of 3."""
     # Large blocks straight from (and back to) the kernel, so the high-water mark is what the batch holds at once.
     env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}
     run = subprocess.run(
-        [sys.executable, "-c", PEAK, backend, shots, str(n_qubits), str(batch)],
+        [sys.executable, "-c", PEAK, backend, shots, str(n_qubits), str(batch), readout],
         capture_output=True,
         text=True,
         timeout=300,

@@ -159,3 +159,11 @@ def test_strategy_follows_the_executors_declared_capabilities():
     assert isinstance(layer.strategy, ReverseMode) and layer.strategy.executor is ours
     with pytest.raises(ValueError, match="AerExecutor gives shot estimates"):
         Hybrid("aer", 100, diff_method="reverse")
+
+
+def test_reverse_mode_shows_its_compile_fallback_and_its_memory():
+    layer = Hybrid("analytic", **MODELS["reupload"])
+    assert repr(layer.strategy) == "ReverseMode(under torch.compile: ShiftRule(SimulatorExecutor(shots=None, outputs=3), shift=1.5708))"
+    strategy, batch = layer.strategy, 8
+    rows = batch * (1 + 2 * layer.spec.n_angles)
+    assert strategy.compiled_memory(batch, "cpu") == strategy.compiled_fallback.executor.memory(rows) > 0
