@@ -17,6 +17,7 @@ from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter
 
 from .constants import TensorCache
+from .gates import GENERATORS, PHASE_GATES, SHIFTABLE_GATES
 from .kernels.statevector import MAX_DENSE_QUBITS, Program
 from .readout import Readout, Setting
 
@@ -24,16 +25,6 @@ from .readout import Readout, Setting
 MAX_QUBITS = 24
 
 # A parameterized gate's matrix is U(γ) = A + cos(c·γ)·C + sin(c·γ)·S.
-_X, _Y, _Z = (np.array(m, dtype=complex) for m in ([[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, -1]]))
-_GENERATORS = {  # gates exp(−iγG/2) with G² = I; G in Qiskit's little-endian qubit order
-    "rx": _X,
-    "ry": _Y,
-    "rz": _Z,
-    "rxx": np.kron(_X, _X),
-    "ryy": np.kron(_Y, _Y),
-    "rzz": np.kron(_Z, _Z),
-    "rzx": np.kron(_X, _Z),  # Z on the first qubit (bit 0), X on the second
-}
 _IDENTITY = np.eye(2, dtype=complex)
 _BASIS_CHANGE = {"X": np.array([[1, 1], [1, -1]]) / np.sqrt(2), "Y": np.array([[1, -1j], [1, 1j]]) / np.sqrt(2)}
 _PHASE = (np.diag([1.0, 0.0]).astype(complex), np.diag([0.0, 1.0]).astype(complex), np.diag([0.0, 1j]), 1.0)
@@ -51,14 +42,14 @@ class _Rotation:
 
     @classmethod
     def of(cls, name: str, column: int) -> _Rotation:
-        if name in ("p", "u1"):
+        if name in PHASE_GATES:
             return cls(column, *_PHASE)
-        if name not in _GENERATORS:
+        if name not in GENERATORS:
             raise ValueError(
                 f"the statevector has no rule for parameterized gate '{name}': decompose it into "
-                f"{sorted(_GENERATORS) + ['p']} and fixed gates"
+                f"{sorted(SHIFTABLE_GATES)} and fixed gates"
             )
-        g = _GENERATORS[name]
+        g = GENERATORS[name]
         return cls(column, np.zeros_like(g), np.eye(len(g), dtype=complex), -1j * g, 0.5)
 
 
