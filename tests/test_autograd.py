@@ -97,3 +97,18 @@ def test_only_the_needed_jacobians_are_built(count_calls):
     with torch.no_grad():
         layer(x)
     assert seen == [4 * (1 + 2 * 3), 4 * (1 + 2 * 6), 4]
+
+
+def test_the_strategy_registry_does_not_keep_a_layer_alive():
+    import gc
+    import weakref
+
+    from hqnn import autograd
+
+    layer = Hybrid("aer", 10)
+    handle, alive = layer.strategy.handle, weakref.ref(layer.strategy)
+    assert autograd._strategy(handle) is layer.strategy
+    layer(torch.rand(2, 1, requires_grad=True)).sum().backward()
+    del layer
+    gc.collect()
+    assert alive() is None and handle not in autograd._STRATEGIES
