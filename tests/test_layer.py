@@ -11,6 +11,7 @@ from qiskit_aer import AerSimulator
 
 import hqnn
 from hqnn import Hybrid
+from hqnn.stats import fit_pvalue
 
 
 @pytest.mark.parametrize("batch", [1, 7, 256])
@@ -40,12 +41,12 @@ def test_no_grad_runs_base_rows_only(count_calls):
 
 
 def test_chapter_drop_in_positional_and_batch_one():
-    layer = Hybrid(AerSimulator(), 100, np.pi / 2)
+    layer = Hybrid(AerSimulator(), 100, np.pi / 2, seed=0)
     x = torch.tensor([[0.2]], requires_grad=True)
     y = layer(x)
-    assert y.shape == (1, 1)
+    assert y.shape == (1, 1) and fit_pvalue(y.detach().numpy()[0], np.array([(1 + math.sin(0.2)) / 2]), 100) > 1e-4
     y = torch.cat((y, 1 - y), -1)
-    assert y.shape == (1, 2)
+    assert y.shape == (1, 2) and float(y.sum()) == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
