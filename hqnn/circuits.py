@@ -17,6 +17,7 @@ from qiskit.circuit import Parameter, ParameterExpression, ParameterVector
 from qiskit.circuit.library import get_standard_gate_name_mapping
 
 from . import readout as readouts
+from .validation import check_positive_int
 from .angles import AngleMap
 from .hadamard_ry import HadamardRY
 from .decompose import shiftable
@@ -122,8 +123,7 @@ class CircuitSpec:
 
 def chapter_circuit(n_qubits: int = 1, readout: str = "p1") -> CircuitSpec:
     """The chapter's circuit: H then RY(θ) on every qubit, one input θ shared by all qubits, each measured."""
-    if isinstance(n_qubits, bool) or not isinstance(n_qubits, int) or n_qubits < 1:
-        raise ValueError(f"n_qubits must be a positive integer, got {n_qubits!r}")
+    n_qubits = check_positive_int(n_qubits, "n_qubits")
     if readout not in readouts.PER_QUBIT:
         raise ValueError(
             f"the chapter's circuit reads each qubit: readout must be one of {readouts.PER_QUBIT}, got {readout!r}"

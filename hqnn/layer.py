@@ -4,6 +4,7 @@ chosen when the layer is built (shift rule, closed form or reverse mode)."""
 from __future__ import annotations
 
 import math
+from numbers import Integral
 from collections.abc import Callable, Sequence
 
 import torch
@@ -85,11 +86,12 @@ class Hybrid(nn.Module):
                 circuit, inputs, weights or (), readout, qubits, observables, interpret, output_shape
             )
         if max_memory is not None and (
-            isinstance(max_memory, bool) or not isinstance(max_memory, int) or max_memory < 1
+            isinstance(max_memory, bool) or not isinstance(max_memory, Integral) or max_memory < 1
         ):
             raise ValueError(
                 f"max_memory must be a positive number of bytes or None (what is available), got {max_memory!r}"
             )
+        max_memory = None if max_memory is None else int(max_memory)
         self.max_memory = max_memory
         seed = check_seed(seed)
         self.strategy: Strategy = choose_strategy(backend, spec, shots, shift, seed, diff_method)

@@ -22,6 +22,14 @@ def check_positive_int(value, name: str) -> int:
     return int(value)
 
 
+def check_non_negative_int(value, name: str) -> int:
+    """``value`` as an int if it is an integer ≥ 0 (numpy integers too, not bool); else ``ValueError`` naming
+    ``name``."""
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
 def check_shots(shots) -> int | None:
     """``None`` (exact) or a positive integer; anything else raises ``ValueError``."""
     if shots is None:
