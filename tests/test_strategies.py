@@ -167,3 +167,21 @@ def test_reverse_mode_shows_its_compile_fallback_and_its_memory():
     strategy, batch = layer.strategy, 8
     rows = batch * (1 + 2 * layer.spec.n_angles)
     assert strategy.compiled_memory(batch, "cpu") == strategy.compiled_fallback.executor.memory(rows) > 0
+
+
+def test_every_diff_method_is_one_registration():
+    from hqnn.strategies import AUTO_ORDER, METHODS
+    from hqnn.validation import DIFF_METHODS
+
+    assert set(METHODS) | {"auto"} == set(DIFF_METHODS) and set(AUTO_ORDER) <= set(METHODS)
+    assert METHODS["reverse"].needs_exact and METHODS["reverse"].needs_statevector
+    assert not any(vars(METHODS["shift"])[f] for f in ("needs_exact", "needs_shots", "needs_statevector"))
+
+
+def test_an_exact_estimator_is_refused_reverse_mode_with_a_true_message():
+    from qiskit.primitives import StatevectorEstimator
+
+    layer = Hybrid(StatevectorEstimator(), None, **MODELS["entangling"], observables=["ZZI"])
+    assert isinstance(layer.strategy, ShiftRule) and layer.strategy.executor.exact
+    with pytest.raises(ValueError, match="EstimatorExecutor gives exact values computed outside hqnn"):
+        Hybrid(StatevectorEstimator(), None, **MODELS["entangling"], observables=["ZZI"], diff_method="reverse")
