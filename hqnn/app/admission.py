@@ -52,20 +52,11 @@ def _layer_peak(config: RunConfig, shots: int | None) -> int:
     from ..strategies import layer_memory
     from .models import head_spec
 
-    spec = _spec(config.chapter_model, config.qubits, config.reps, head_spec, config)
+    spec = head_spec(config.chapter_model, config.qubits, config.reps)
     train = layer_memory(config.backend, spec, shots, config.batch_size)
     evaluation = layer_memory(config.backend, spec, shots, EVALUATION_ROWS, gradient=False)
     return max(train, evaluation)
 
-
-_SPECS: dict = {}
-
-
-def _spec(chapter: bool, qubits: int, reps: int, build, config):
-    key = (chapter, qubits, reps)
-    if key not in _SPECS:  # admission scans qubit counts: each spec is built once
-        _SPECS[key] = build(config)
-    return _SPECS[key]
 
 
 def process_bytes(config: RunConfig) -> int:

@@ -7,6 +7,7 @@ maps to the classes (the classical control: tanh in place of the circuit).
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -78,13 +79,14 @@ def head_kwargs(n_qubits: int, reps: int) -> dict:
     return {**circuit.hybrid_kwargs(), "readout": "z"}
 
 
-def head_spec(config: RunConfig):
-    """The circuit spec of ``config``'s quantum head (the chapter's, or the multi-qubit one), without a layer."""
+@functools.lru_cache(maxsize=64)  # run admission scans qubit counts: each spec is built once
+def head_spec(chapter_model: bool, n_qubits: int, reps: int):
+    """The circuit spec of a run's quantum head (the chapter's, or the multi-qubit one), without a layer."""
     from ..circuits import CircuitSpec, chapter_circuit
 
-    if config.chapter_model:
+    if chapter_model:
         return chapter_circuit()
-    kwargs = head_kwargs(config.qubits, config.reps)
+    kwargs = head_kwargs(n_qubits, reps)
     return CircuitSpec.from_circuit(kwargs["circuit"], kwargs["inputs"], kwargs["weights"], kwargs["readout"])
 
 
