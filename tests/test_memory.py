@@ -12,12 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hqnn.app.config import RunConfig
-from hqnn.app.admission import check_fits, check_run
 from hqnn.memory import GIB, ResourceError, available_bytes, largest_fitting, shift_rows, statevector_bytes
-
-TEN = tuple(range(10))
-
 
 def test_statevector_and_rows_arithmetic():
     assert statevector_bytes(30) == 16 * 2**30 and statevector_bytes(4, rows=57, complex_bytes=8) == 57 * 16 * 8
@@ -85,56 +80,9 @@ def test_available_memory_is_positive_and_at_most_meminfo():
         assert available <= total
 
 
-def test_check_fits_and_largest_fitting():
-    check_fits("a layer", 10, 10, "fine")
-    with pytest.raises(
-        ResourceError, match=r"a layer needs ~2\.0 GiB of memory, this machine has 1\.0 GiB available: try 3"
-    ):
-        check_fits("a layer", 2 * GIB, GIB, "try 3")
+def test_largest_fitting():
     assert largest_fitting(lambda v: 10 * v, 95, below=1000) == 9
     assert largest_fitting(lambda v: 10 * v, 5, below=1000) is None
-
-
-@pytest.mark.parametrize(
-    "config, message",
-    [
-        (
-            RunConfig(qubits=30),
-            r"--qubits 30 \(the statevector simulation\) needs ~32\.\d GiB .* 8\.0 GiB available: the largest that fits is --qubits 27",
-        ),
-        (
-            RunConfig(digits=TEN, qubits=18, batch_size=16, backend="emulator"),
-            r"--qubits 18 .*the largest that fits is --qubits 15",
-        ),
-        (
-            RunConfig(shots=10**12),
-            r"--shots 1000000000000 \(Aer's shot sampling\) needs ~119,\d+\.\d GiB .*the largest that fits is --shots 6\d{7}",
-        ),
-        (
-            RunConfig(ddp=64),
-            r"--ddp 64 starts 64 training processes but this machine has 4 usable cores: the largest that fits is --ddp 4",
-        ),
-        (
-            RunConfig(ddp=4, digits=TEN, qubits=17, batch_size=16, backend="analytic"),
-            r"--ddp 4 \(3\.\d GiB per process\) .*the largest that fits is --ddp 2",
-        ),
-        (
-            RunConfig(digits=TEN, qubits=2, batch_size=10**8, backend="analytic"),
-            r"even --qubits 1 does not fit: lower --batch-size",
-        ),
-    ],
-)
-def test_check_run_names_the_flag_and_the_largest_value(config, message):
-    with pytest.raises(ResourceError, match=message):
-        check_run(config, available=8 * GIB, cores=4)
-
-
-def test_check_run_passes_what_fits():
-    check_run(RunConfig(), available=8 * GIB, cores=1)
-    check_run(
-        RunConfig(shots=10**12, backend="emulator"), available=8 * GIB, cores=1
-    )  # binomial draws: no per-shot memory
-    check_run(RunConfig(digits=TEN, qubits=4, batch_size=16, backend="emulator", ddp=2), available=8 * GIB, cores=2)
 
 
 def test_layer_refuses_a_job_that_cannot_fit_and_names_the_largest_batch():
