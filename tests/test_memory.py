@@ -1,5 +1,5 @@
-"""Resource guards: memory estimates against what the executors really allocate, and runs refused for
-``qubits``, ``shots`` and ``ddp`` that cannot fit, naming the flag and the largest value that fits."""
+"""The engine's memory estimates (``hqnn.memory``) against what the executors really allocate, and a layer that
+refuses a batch that cannot fit (run admission: ``tests/app/test_admission.py``)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from hqnn.memory import GIB, ResourceError, available_bytes, largest_fitting, shift_rows, statevector_bytes
+
 
 def test_statevector_and_rows_arithmetic():
     assert statevector_bytes(30) == 16 * 2**30 and statevector_bytes(4, rows=57, complex_bytes=8) == 57 * 16 * 8
