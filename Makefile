@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml setup.py
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
+# The suite runs against the built wheel installed in a fresh environment, not against the editable install.
 test: venv
-	$(BIN)/python -m pytest -q
+	tests/wheel_check.sh $(BIN)/python
 
 train: venv
 	$(BIN)/hqnn train --out runs/chapter --force

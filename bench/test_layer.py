@@ -18,7 +18,7 @@ TOO_SLOW = {("aer-unpacked", 4096)}  # ~2.5 s a round
 def make_layer(system: str, seed: int = 0) -> Hybrid:
     if system == "aer-unpacked":
         return Hybrid(AerExecutor(chapter_circuit(), shots=SHOTS, seed=seed, pack=1))
-    return Hybrid(system, SHOTS, seed=seed)
+    return Hybrid(system, None if system == "analytic" else SHOTS, seed=seed)  # "analytic" has no shots
 
 
 def forward_backward(layer: Hybrid, x: torch.Tensor) -> None:

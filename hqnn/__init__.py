@@ -37,6 +37,7 @@ _EXPORTS = {
     "chapter_circuit": "circuits",
     "choose_strategy": "strategies",
     "entangling_ansatz": "ansatz",
+    "executor_for": "backends",
     "from_qnn": "interop",
     "reuploading": "ansatz",
 }

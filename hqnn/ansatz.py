@@ -13,6 +13,8 @@ from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter, ParameterVector
 from qiskit.circuit.library import n_local
 
+from .validation import check_non_negative_int, check_positive_int
+
 #: Single-qubit rotations an encoder or an ansatz layer may use (all have ±½ generators).
 ROTATIONS = ("rx", "ry", "rz")
 #: Fixed two-qubit gates for the entangling layers.
@@ -47,7 +49,7 @@ class Ansatz:
 
 def angle_encoder(n_qubits: int, rotation: str = "ry", prefix: str = "x") -> Ansatz:
     """One input per qubit: ``rotation(x[i])`` on qubit i (after H on every qubit for ``"rz"``)."""
-    _check_qubits(n_qubits)
+    n_qubits = _check_qubits(n_qubits)
     _check_choice("rotation", rotation, ROTATIONS)
     x = ParameterVector(prefix, n_qubits)
     circuit = QuantumCircuit(n_qubits, name="angle_encoder")
@@ -70,9 +72,8 @@ def entangling_ansatz(
 
     Built on :func:`qiskit.circuit.library.n_local`; weights are ``(reps + 1)·len(rotations)·n_qubits``.
     """
-    _check_qubits(n_qubits)
-    if isinstance(reps, bool) or not isinstance(reps, int) or reps < 0:
-        raise ValueError(f"reps must be a non-negative integer, got {reps!r}")
+    n_qubits = _check_qubits(n_qubits)
+    reps = check_non_negative_int(reps, "reps")
     rotations = [rotations] if isinstance(rotations, str) else list(rotations)
     if not rotations:
         raise ValueError(f"rotations must name at least one of {ROTATIONS}")
@@ -101,8 +102,7 @@ def reuploading(
     Each input occurs ``layers`` times; the engine differentiates every occurrence and sums them.
     Layer ℓ's weights are named ``w{ℓ}[…]``.
     """
-    if isinstance(layers, bool) or not isinstance(layers, int) or layers < 1:
-        raise ValueError(f"layers must be a positive integer, got {layers!r}")
+    layers = check_positive_int(layers, "layers")
     encoder = angle_encoder(n_qubits, rotation)
     model = None
     for layer in range(layers):
@@ -115,9 +115,8 @@ def _union(first: tuple[Parameter, ...], second: tuple[Parameter, ...]) -> tuple
     return first + tuple(p for p in second if p not in first)
 
 
-def _check_qubits(n_qubits: int) -> None:
-    if isinstance(n_qubits, bool) or not isinstance(n_qubits, int) or n_qubits < 1:
-        raise ValueError(f"n_qubits must be a positive integer, got {n_qubits!r}")
+def _check_qubits(n_qubits: int) -> int:
+    return check_positive_int(n_qubits, "n_qubits")
 
 
 def _check_choice(what: str, value: str, choices: tuple[str, ...]) -> None:

@@ -1,15 +1,21 @@
 """The torch glue: a layer's strategy runs on a batch of angles and returns the values with the Jacobian by the
 angles; the backward contracts the incoming gradient with that Jacobian (an einsum) and never runs a job. Eager
 calls go through a plain ``autograd.Function`` (a few µs); under ``torch.compile`` the same work is the opaque
-custom operator ``hqnn::evaluate``, so dynamo never traces into numba or Qiskit."""
+custom operator ``hqnn::evaluate``, so dynamo never traces into numba or Qiskit.
+
+Second derivatives (``create_graph=True``: hessians, gradient penalties): the Jacobian is then rebuilt as a
+differentiable function of the angles by the shift rule on the strategy itself, J_k(γ) = [f(γ + s e_k) −
+f(γ − s e_k)] / (2 sin s), whose own backward is the strategy's Jacobian at the shifted rows: the second-order
+shift rule (exact for the two-term gates hqnn reduces every circuit to). A strategy without a shift
+(``second_order_shift = None``) refuses; it never returns a silent 0."""
 
 from __future__ import annotations
 
 import itertools
+import math
 import weakref
 
 import torch
-from torch.autograd.function import once_differentiable
 
 #: Strategies by handle: custom operators take tensors and numbers, so a layer's strategy travels as an int.
 _STRATEGIES: dict[int, weakref.ref] = {}
@@ -36,14 +42,39 @@ class _Evaluate(torch.autograd.Function):
     @staticmethod
     def forward(ctx, gamma, strategy, need_inputs, need_weights):
         values, jacobian = strategy.evaluate(gamma, need_inputs, need_weights)
-        ctx.save_for_backward(jacobian)
+        ctx.save_for_backward(jacobian, gamma)
+        ctx.strategy, ctx.needs = strategy, (need_inputs, need_weights)
         return values
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad_values):
-        (jacobian,) = ctx.saved_tensors
+        jacobian, gamma = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph=True: the gradient must itself be differentiable
+            jacobian = differentiable_jacobian(ctx.strategy, gamma, *ctx.needs)
         return contract(grad_values, jacobian), None, None, None
+
+
+def differentiable_jacobian(strategy, gamma: torch.Tensor, need_inputs: bool, need_weights: bool) -> torch.Tensor:
+    """``strategy``'s Jacobian at γ (B, K) as a differentiable function of γ: the shift rule on the strategy's
+    own differentiable outputs (one more job of 2·K'·B rows, K' the shifted angles), or ``RuntimeError``."""
+    shift = getattr(strategy, "second_order_shift", None)
+    if shift is None:
+        raise RuntimeError(
+            f"second derivatives (create_graph=True: hessians, gradient penalties) are not available on {strategy!r}; "
+            "use diff_method='shift' (the second-order shift rule)"
+        )
+    two_sin = 2 * math.sin(shift)
+    if strategy.diagonal:  # angle k drives output k alone: shift every angle at once
+        plus, minus = evaluate_op(strategy, torch.cat((gamma + shift, gamma - shift)), need_inputs, need_weights).chunk(2)
+        return (plus - minus) / two_sin
+    batch, n_angles = gamma.shape
+    columns = torch.as_tensor(strategy.shifted(need_inputs, need_weights), dtype=torch.long, device=gamma.device)
+    steps = torch.zeros(len(columns), n_angles, dtype=gamma.dtype, device=gamma.device)
+    steps[torch.arange(len(columns)), columns] = shift
+    rows = torch.cat(((gamma[None] + steps[:, None]).reshape(-1, n_angles), (gamma[None] - steps[:, None]).reshape(-1, n_angles)))
+    out = evaluate_op(strategy, rows, need_inputs, need_weights).reshape(2, len(columns), batch, -1)
+    slopes = ((out[0] - out[1]) / two_sin).permute(1, 2, 0)  # (B, n_out, K')
+    return slopes.new_zeros(batch, slopes.shape[1], n_angles).index_copy(2, columns, slopes)
 
 
 def contract(grad_values: torch.Tensor, jacobian: torch.Tensor) -> torch.Tensor:
@@ -85,6 +116,11 @@ def _setup_context(ctx, inputs, output):
 
 def _backward(ctx, grad_values, _grad_jacobian):
     (jacobian,) = ctx.saved_tensors
+    if torch.is_grad_enabled():
+        raise RuntimeError(
+            "second derivatives (create_graph=True) of an hqnn layer are not available under torch.compile: "
+            "compute hessians and gradient penalties in eager mode"
+        )
     return contract(grad_values, jacobian), None, None, None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .backends import DEFAULT_SHOTS
 from .circuits import chapter_circuit
 from .strategies import choose_strategy
 
@@ -12,7 +13,7 @@ from .strategies import choose_strategy
 class QuantumCircuit:
     """H then RY(θ) on ``n_qubits`` qubits; ``run`` returns P(measure 1) per theta (per qubit if n > 1)."""
 
-    def __init__(self, n_qubits: int, backend="aer", shots: int | None = 100, seed=None):
+    def __init__(self, n_qubits: int, backend="aer", shots: int | None = DEFAULT_SHOTS, seed=None):
         self.spec = chapter_circuit(n_qubits)
         self.strategy = choose_strategy(backend, self.spec, shots, np.pi / 2, seed)
 

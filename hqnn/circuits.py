@@ -7,6 +7,8 @@ followed by the weights; gates without a two-term shift rule are first rewritten
 
 from __future__ import annotations
 
+import warnings
+
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -15,6 +17,7 @@ from qiskit.circuit import Parameter, ParameterExpression, ParameterVector
 from qiskit.circuit.library import get_standard_gate_name_mapping
 
 from . import readout as readouts
+from .validation import check_positive_int
 from .angles import AngleMap
 from .hadamard_ry import HadamardRY
 from .decompose import shiftable
@@ -120,8 +123,7 @@ class CircuitSpec:
 
 def chapter_circuit(n_qubits: int = 1, readout: str = "p1") -> CircuitSpec:
     """The chapter's circuit: H then RY(θ) on every qubit, one input θ shared by all qubits, each measured."""
-    if isinstance(n_qubits, bool) or not isinstance(n_qubits, int) or n_qubits < 1:
-        raise ValueError(f"n_qubits must be a positive integer, got {n_qubits!r}")
+    n_qubits = check_positive_int(n_qubits, "n_qubits")
     if readout not in readouts.PER_QUBIT:
         raise ValueError(
             f"the chapter's circuit reads each qubit: readout must be one of {readouts.PER_QUBIT}, got {readout!r}"
@@ -162,8 +164,66 @@ def _flatten(circuit: QuantumCircuit, max_depth: int = 10) -> QuantumCircuit:
         }
         if not custom:
             return flat
-        flat = flat.decompose(gates_to_decompose=sorted(custom))
+        _warn_approximations(flat, custom)
+        try:
+            flat = flat.decompose(gates_to_decompose=sorted(custom))
+        except Exception as error:  # Qiskit's own error names no fix: say what hqnn needs
+            raise ValueError(_undecomposable(sorted(custom), error)) from error
     return flat
+
+
+#: Instructions that Qiskit cannot decompose while their parameters are unbound, and what to do instead.
+_UNDECOMPOSABLE_FIX = {
+    "ParameterizedInitialize": (
+        "amplitude encoding (qiskit-machine-learning's raw_feature_vector) sets the state's amplitudes from the "
+        "inputs, which has no rotation angles to differentiate: encode the features as rotation angles instead "
+        "(hqnn.angle_encoder, or a feature map such as ZZFeatureMap), or bind the amplitudes before building the layer"
+    ),
+    "rv": (
+        "the rotation axis and angle of rv(vx, vy, vz) are non-linear in its parameters: write the rotation as "
+        "u(θ, φ, λ) or rx/ry/rz gates of the parameters"
+    ),
+}
+
+
+def _undecomposable(names: list[str], error: Exception) -> str:
+    fixes = [f"'{name}': {_UNDECOMPOSABLE_FIX[name]}" for name in names if name in _UNDECOMPOSABLE_FIX]
+    if fixes:
+        return "hqnn cannot differentiate " + "; ".join(fixes)
+    return (
+        f"hqnn cannot decompose {names} while its parameters are unbound ({error}): build the circuit from "
+        "parameterized standard gates (rx, ry, rz, u, crx, rzz, ...) and fixed gates"
+    )
+
+
+_WARNED_EVOLUTIONS: set[str] = set()
+
+
+def _warn_approximations(circuit: QuantumCircuit, custom: set[str]) -> None:
+    """Warn once per operator when a ``PauliEvolutionGate`` with non-commuting terms is about to run as its
+    synthesis (a product formula) rather than exp(−itH)."""
+    if "PauliEvolution" not in custom:
+        return
+    for inst in circuit.data:
+        gate = inst.operation
+        if gate.name != "PauliEvolution":
+            continue
+        operators = gate.operator if isinstance(gate.operator, list) else [gate.operator]
+        paulis = [p for op in operators for p in op.paulis]
+        commuting = all(a.commutes(b) for i, a in enumerate(paulis) for b in paulis[i + 1 :])
+        key = repr(operators)
+        if commuting or key in _WARNED_EVOLUTIONS:
+            continue
+        _WARNED_EVOLUTIONS.add(key)
+        synthesis = f"{type(gate.synthesis).__name__}(reps={getattr(gate.synthesis, 'reps', '?')})"
+        warnings.warn(
+            f"PauliEvolutionGate({', '.join(str(p) for p in paulis)}) has non-commuting terms: hqnn simulates its "
+            f"synthesis {synthesis} (a product formula), not exp(-itH) as StatevectorEstimator does; choose "
+            "the approximation with PauliEvolutionGate(..., synthesis=LieTrotter(reps=r)) or SuzukiTrotter(order, "
+            "reps), more reps being closer to exp(-itH)",
+            UserWarning,
+            stacklevel=4,
+        )
 
 
 def _without_final_measurements(circuit: QuantumCircuit) -> QuantumCircuit:

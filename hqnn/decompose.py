@@ -11,8 +11,8 @@ from qiskit import QuantumCircuit, transpile
 from qiskit.circuit import Gate, ParameterExpression
 from qiskit.circuit.library import CXGate, CZGate, PhaseGate, RXGate, RYGate, RZGate
 
-#: Gates whose generator has eigenvalues ±½ (up to a global phase): the two-term shift rule is exact.
-SHIFTABLE_GATES = frozenset({"rx", "ry", "rz", "p", "u1", "rxx", "ryy", "rzz", "rzx"})
+from .gates import SHIFTABLE_GATES  # the one table of two-term gates, shared with the simulator
+
 #: What the equivalence-library fallback may produce.
 _BASIS = ["rx", "ry", "rz", "p", "cx", "cz", "h", "x", "y", "z", "s", "sdg", "sx", "sxdg", "t", "tdg", "swap"]
 

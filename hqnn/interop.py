@@ -63,7 +63,13 @@ def measured_qubits(circuit: QuantumCircuit) -> tuple[int, ...]:
     measured = {}
     for inst in circuit.data:
         if inst.operation.name == "measure":
-            measured[circuit.find_bit(inst.clbits[0]).index] = circuit.find_bit(inst.qubits[0]).index
+            qubit = circuit.find_bit(inst.qubits[0]).index
+            if qubit in measured.values():
+                raise ValueError(
+                    f"the QNN's circuit measures qubit {qubit} more than once (a mid-circuit measurement): hqnn "
+                    "reads each measured qubit once, at the end; keep only the final measurement of each qubit"
+                )
+            measured[circuit.find_bit(inst.clbits[0]).index] = qubit
     if not measured:
         return tuple(range(circuit.num_qubits))
     if sorted(measured) != list(range(circuit.num_clbits)):

@@ -4,6 +4,7 @@ chosen when the layer is built (shift rule, closed form or reverse mode)."""
 from __future__ import annotations
 
 import math
+from numbers import Integral
 from collections.abc import Callable, Sequence
 
 import torch
@@ -12,6 +13,7 @@ from qiskit.circuit import Parameter
 from torch import nn
 
 from .circuits import CircuitSpec, chapter_circuit
+from .backends import DEFAULT_SHOTS
 from .cost import JobCost
 from .executors import Executor
 from .executors.jobs import AUTO, JobPolicy
@@ -19,7 +21,7 @@ from .randomness import SeedLike
 from .memory import MIB, ResourceError, available_bytes, format_bytes, largest_fitting
 from .strategies import Strategy, choose_strategy
 from .autograd import check_finite
-from .validation import check_positive_int
+from .validation import check_positive_int, check_seed
 
 
 #: Batches whose estimated peak memory is below this are not checked (no system query on the hot path).
@@ -32,7 +34,9 @@ class Hybrid(nn.Module):
     ``Hybrid(AerSimulator(), 100, np.pi / 2)`` is the chapter's layer (H·RY(θ), output P(1)), for any batch.
     ``backend``: ``"aer"`` (default), ``"analytic"`` (exact), ``"emulator"``, an Aer backend, a Qiskit
     ``BaseSamplerV2`` or ``BaseEstimatorV2``, another ``BackendV2`` (a fake device), or an
-    :class:`~hqnn.executors.Executor` (which brings its own circuit, shots and seed). ``shots=None`` is exact.
+    :class:`~hqnn.executors.Executor` (which brings its own circuit, shots and seed). ``shots=None`` is exact; the default is
+    100 (the chapter's), or exact on ``"analytic"``, which refuses an explicit ``shots`` (it has none).
+    What each name runs: :mod:`hqnn.backends`.
     ``circuit`` with ordered ``inputs`` (one per feature) and trainable ``weights`` replaces the chapter's
     circuit. Outputs: ``readout="p1"`` or ``"z"`` for each of ``qubits``; ``readout="probabilities"`` for their
     joint distribution (summed into classes by ``interpret``, as in SamplerQNN); or ``observables``, a list of
@@ -53,7 +57,7 @@ class Hybrid(nn.Module):
     def __init__(
         self,
         backend="aer",
-        shots: int | None = 100,
+        shots: int | None = DEFAULT_SHOTS,
         shift: float = math.pi / 2,
         *,
         circuit: QuantumCircuit | None = None,
@@ -94,12 +98,14 @@ class Hybrid(nn.Module):
                 circuit, inputs, weights or (), readout, qubits, observables, interpret, output_shape
             )
         if max_memory is not None and (
-            isinstance(max_memory, bool) or not isinstance(max_memory, int) or max_memory < 1
+            isinstance(max_memory, bool) or not isinstance(max_memory, Integral) or max_memory < 1
         ):
             raise ValueError(
                 f"max_memory must be a positive number of bytes or None (what is available), got {max_memory!r}"
             )
+        max_memory = None if max_memory is None else int(max_memory)
         self.max_memory = max_memory
+        seed = check_seed(seed)
         self.strategy: Strategy = choose_strategy(backend, spec, shots, shift, seed, diff_method, diff_options)
         executor = getattr(self.strategy, "executor", None)
         if max_executions == AUTO:

@@ -15,6 +15,9 @@ MIB, GIB = 2**20, 2**30
 #: process with large blocks mapped straight from the kernel: 4.1× at 12 and 14 qubits, 5.2× at 16). On a GPU
 #: autograd also keeps every step's state: one more copy per simulation step.
 REVERSE_COPIES = 6
+#: Each further measurement setting (a basis of grouped observables) rotates and reads its own copy of the states
+#: (measured 1.2× one batch of states per extra setting at 15 qubits, B = 128: 3 settings peaked at 7.5×).
+SETTING_COPIES = 2
 #: Peak of an exact or emulated job over its rows' ``rows × 2**n`` amplitudes: the states, probabilities and the
 #: multinomial's partial sums (measured the same way: 3.0–3.3× at 6–10 qubits, 7,000–22,000 rows).
 ROWS_COPIES = 4
@@ -41,10 +44,18 @@ def shift_rows(batch: int, n_angles: int) -> int:
     return batch * (1 + 2 * n_angles)
 
 
-def reverse_mode_bytes(n_qubits: int, batch: int, steps_kept: int = 0) -> int:
+def reverse_mode_bytes(n_qubits: int, batch: int, steps_kept: int = 0, settings: int = 1) -> int:
     """Peak memory of a reverse-mode forward + backward of ``batch`` samples (``steps_kept``: states autograd
-    keeps, the torch simulator's steps on a GPU; none with the CPU kernels)."""
-    return (REVERSE_COPIES + steps_kept) * statevector_bytes(n_qubits, batch)
+    keeps, the torch simulator's steps on a GPU; none with the CPU kernels; ``settings``: measurement settings
+    of the readout, each one more rotated copy)."""
+    copies = REVERSE_COPIES + steps_kept + SETTING_COPIES * (settings - 1)
+    return copies * statevector_bytes(n_qubits, batch)
+
+
+def readout_bytes(n_features: int, n_outputs: int, batch: int) -> int:
+    """The readout's affine map outputs = features @ matrix + offset, differentiated: its dense float64 matrix
+    (a joint distribution of m qubits has 4**m entries) and a few (batch × features/outputs) arrays."""
+    return 8 * (n_features * n_outputs + 4 * batch * (n_features + n_outputs))
 
 
 def rows_job_bytes(n_qubits: int, rows: int) -> int:

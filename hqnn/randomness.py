@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .validation import check_seed
+
 SeedLike = int | np.random.Generator | None
 
 
@@ -14,7 +16,7 @@ class ShotStream:
     """Seeded shot noise: ``numpy`` (a ``numpy.random.Generator``) and ``torch(device)`` generators."""
 
     def __init__(self, seed: SeedLike = None):
-        self.numpy = np.random.default_rng(seed)
+        self.numpy = np.random.default_rng(check_seed(seed))
         self._torch: dict[str, torch.Generator] = {}
 
     def next_seed(self) -> int:

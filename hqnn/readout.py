@@ -154,6 +154,9 @@ def observables(operators: Sequence, n_qubits: int) -> Readout:
             masks.append(sum(1 << i for i, q in enumerate(qubits) if label[n_qubits - 1 - q] != "I"))
             column[label] = sum(s.n_features for s in settings) + len(masks) - 1
         settings.append(Setting(qubits, "".join(letters[q] for q in qubits), np.array(masks, dtype=np.int64)))
+    if not settings:  # identities only: ⟨I⟩ = 1, the offset; one empty parity (always +1) keeps every job well-formed
+        settings.append(Setting((0,), "Z", np.array([0], dtype=np.int64)))
+        column["identity"] = 0
     matrix = np.zeros((len(column), len(operators)))
     offset = np.zeros(len(operators))
     for o, op in enumerate(operators):

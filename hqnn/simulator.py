@@ -15,25 +15,15 @@ import numpy as np
 import torch
 from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter
-from torch.autograd.function import once_differentiable
 
 from .constants import TensorCache
+from .gates import GENERATORS, PHASE_GATES, SHIFTABLE_GATES
 from .kernels.statevector import MAX_DENSE_QUBITS, Program
 from .readout import Readout, Setting
 
 from .validation import MAX_QUBITS  # widest circuit simulated: one row holds 2**n amplitudes
 
 # A parameterized gate's matrix is U(γ) = A + cos(c·γ)·C + sin(c·γ)·S.
-_X, _Y, _Z = (np.array(m, dtype=complex) for m in ([[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, -1]]))
-_GENERATORS = {  # gates exp(−iγG/2) with G² = I; G in Qiskit's little-endian qubit order
-    "rx": _X,
-    "ry": _Y,
-    "rz": _Z,
-    "rxx": np.kron(_X, _X),
-    "ryy": np.kron(_Y, _Y),
-    "rzz": np.kron(_Z, _Z),
-    "rzx": np.kron(_X, _Z),  # Z on the first qubit (bit 0), X on the second
-}
 _IDENTITY = np.eye(2, dtype=complex)
 _BASIS_CHANGE = {"X": np.array([[1, 1], [1, -1]]) / np.sqrt(2), "Y": np.array([[1, -1j], [1, 1j]]) / np.sqrt(2)}
 _PHASE = (np.diag([1.0, 0.0]).astype(complex), np.diag([0.0, 1.0]).astype(complex), np.diag([0.0, 1j]), 1.0)
@@ -51,14 +41,14 @@ class _Rotation:
 
     @classmethod
     def of(cls, name: str, column: int) -> _Rotation:
-        if name in ("p", "u1"):
+        if name in PHASE_GATES:
             return cls(column, *_PHASE)
-        if name not in _GENERATORS:
+        if name not in GENERATORS:
             raise ValueError(
                 f"the statevector has no rule for parameterized gate '{name}': decompose it into "
-                f"{sorted(_GENERATORS) + ['p']} and fixed gates"
+                f"{sorted(SHIFTABLE_GATES)} and fixed gates"
             )
-        g = _GENERATORS[name]
+        g = GENERATORS[name]
         return cls(column, np.zeros_like(g), np.eye(len(g), dtype=complex), -1j * g, 0.5)
 
 
@@ -126,6 +116,10 @@ class _Dense:
     gate: np.ndarray | _Rotation
 
 
+#: Operations without a statevector meaning: exact values need a density matrix.
+NON_UNITARY = frozenset({"reset", "measure", "initialize"})
+
+
 class TorchStatevector:
     """Compiled ``circuit`` (no measurements) whose parameter ``angles[k]`` is column k of the angle matrix."""
 
@@ -143,7 +137,7 @@ class TorchStatevector:
     def state(self, angles: torch.Tensor) -> torch.Tensor:
         """Amplitudes (R, 2**n) of every row (complex128 for float64 angles, complex64 for float32)."""
         if angles.device.type == "cpu" and self.program is not None:
-            return _KernelStates.apply(angles, self.program)
+            return _KernelStates.apply(angles, self.program, self.torch_state)
         return self.torch_state(angles)
 
     def torch_state(self, angles: torch.Tensor) -> torch.Tensor:
@@ -215,20 +209,27 @@ class TorchStatevector:
 
 
 class _KernelStates(torch.autograd.Function):
-    """States from the numba kernels; backward by their adjoint sweep (computed in complex128)."""
+    """States from the numba kernels; backward by their adjoint sweep (computed in complex128). A backward with
+    ``create_graph=True`` (second derivatives) recomputes the states with torch operations (``torch_state``) and
+    differentiates those, so the gradient is itself differentiable."""
 
     @staticmethod
-    def forward(ctx, angles: torch.Tensor, program: Program) -> torch.Tensor:
+    def forward(ctx, angles: torch.Tensor, program: Program, torch_state) -> torch.Tensor:
         host = angles.detach().to(torch.float64).numpy()
         states = program.states(host)
-        ctx.program, ctx.host, ctx.states, ctx.dtype = program, host, states, angles.dtype
+        ctx.program, ctx.host, ctx.states, ctx.dtype, ctx.torch_state = program, host, states, angles.dtype, torch_state
+        ctx.save_for_backward(angles)
         return torch.from_numpy(states).to(_complex(angles.dtype))
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad: torch.Tensor):
+        if torch.is_grad_enabled():  # double backward: a differentiable gradient from the torch path
+            (angles,) = ctx.saved_tensors
+            states = ctx.torch_state(angles)
+            (grads,) = torch.autograd.grad(states, angles, grad.to(states.dtype), create_graph=True)
+            return grads, None, None
         grads = ctx.program.angle_gradients(ctx.host, ctx.states, grad.to(torch.complex128).numpy())
-        return torch.from_numpy(grads).to(ctx.dtype), None
+        return torch.from_numpy(grads).to(ctx.dtype), None, None
 
 
 def _program(steps: list, n_qubits: int) -> Program | None:
@@ -342,7 +343,12 @@ def _compile(circuit: QuantumCircuit, column: dict) -> list:
             try:
                 gate = np.asarray(op.to_matrix(), dtype=complex)
             except Exception as error:
-                raise ValueError(f"'{op.name}' on qubits {list(qubits)} has no matrix: use an Aer backend") from error
+                if op.name in NON_UNITARY:
+                    raise ValueError(
+                        f"'{op.name}' on qubits {list(qubits)} is not unitary: a statevector cannot give its exact "
+                        "values; use backend='aer' with shots=None (Aer's density matrix, exact) or shots"
+                    ) from error
+                raise ValueError(f"'{op.name}' on qubits {list(qubits)} has no matrix: use backend='aer'") from error
         if len(qubits) == 1:
             pending.setdefault(qubits[0], []).append(gate)
             continue

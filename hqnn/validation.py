@@ -28,6 +28,14 @@ def check_positive_int(value, name: str) -> int:
     return int(value)
 
 
+def check_non_negative_int(value, name: str) -> int:
+    """``value`` as an int if it is an integer ≥ 0 (numpy integers too, not bool); else ``ValueError`` naming
+    ``name``."""
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
 def check_shots(shots) -> int | None:
     """``None`` (exact) or a positive integer; anything else raises ``ValueError``."""
     if shots is None:
@@ -35,6 +43,18 @@ def check_shots(shots) -> int | None:
     if isinstance(shots, bool) or not isinstance(shots, Integral) or shots <= 0:
         raise ValueError(f"shots must be a positive integer, or None for exact probabilities; got {shots!r}")
     return int(shots)
+
+
+def check_seed(seed):
+    """``seed`` as given if it is ``None``, a ``numpy.random.Generator``, or a non-negative integer (numpy integers
+    too, returned as int); else ``ValueError`` naming ``seed``."""
+    if seed is None or type(seed).__name__ == "Generator":  # numpy's, without importing numpy here
+        return seed
+    if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
+        raise ValueError(
+            f"seed must be a non-negative integer, a numpy.random.Generator or None (unseeded), got {seed!r}"
+        )
+    return int(seed)
 
 
 def check_shift(shift) -> float:

@@ -11,6 +11,8 @@ no stored intermediate states, about three forward passes whatever the number of
 little-endian: bit q of an index is qubit q.
 """
 
+from collections import namedtuple
+
 import numba
 import numpy as np
 
@@ -25,17 +27,30 @@ PARALLEL_MIN = 1 << 18
 
 _D = 1 << MAX_DENSE_QUBITS
 
+#: How a factor's matrix is made for a row (numba reads the fields by name): cos and sin of f·γ per row and
+#: rotation, each factor's rotation index (−1: constant), its frequency, and where its matrices start in the pool.
+Factors = namedtuple("Factors", "trig_cos trig_sin rotation frequency pool_start pool")
+#: The operations as flat arrays: ``kind``, ``op_qubit`` (the qubit of a run, the arity of a dense gate),
+#: ``op_first``/``op_last`` (factor range), ``op_dim``, ``op_offsets``, ``op_ordered`` (dense gates),
+#: ``perm_start``, ``phase_start``, ``perm_pool``, ``phase_pool`` (permutations), ``max_run``; ``n`` qubits.
+Ops = namedtuple(
+    "Ops",
+    "n kind op_qubit op_first op_last op_dim op_offsets op_ordered perm_start phase_start perm_pool phase_pool max_run",
+)
+#: One operation as :class:`Program` records it: ``target`` is a run's qubit, a dense gate's arity, or a
+#: permutation's index.
+Operation = namedtuple("Operation", "kind target first last dim offsets ordered")
+
 
 # --- 2×2 matrices of a chunk's rows, as 8 real rows: m00 re, im, m01 re, im, m10 re, im, m11 re, im -------------
-# ``factors`` bundles how a factor's matrix is made for a row: (trig_cos, trig_sin, rotation, frequency,
-# pool_start, pool) — cos and sin of f·γ per row and rotation, each factor's rotation index (−1: constant), its
-# frequency, and where its matrices start in the pool.
+# ``factors`` is a :data:`Factors`.
 
 
 @numba.njit(cache=True, inline="always")
 def _factor_rows(f, r0, rows, factors, out, derivative):
     """Factor f (2×2) for rows r0 … r0 + rows − 1 into ``out`` (8, CHUNK), or its derivative by its angle."""
-    trig_cos, trig_sin, rotation, frequency, pool_start, pool = factors
+    trig_cos, trig_sin, rotation = factors.trig_cos, factors.trig_sin, factors.rotation
+    frequency, pool_start, pool = factors.frequency, factors.pool_start, factors.pool
     start, k = pool_start[f], rotation[f]
     for e in range(4):
         a = pool[start + e]
@@ -160,7 +175,8 @@ def _base(b, ordered, k):
 @numba.njit(cache=True, inline="always")
 def _dense_rows(f, r0, rows, d, factors, out, derivative):
     """A dense factor's d×d matrix per row into ``out`` (CHUNK, d, d) complex, or its derivative."""
-    trig_cos, trig_sin, rotation, frequency, pool_start, pool = factors
+    trig_cos, trig_sin, rotation = factors.trig_cos, factors.trig_sin, factors.rotation
+    frequency, pool_start, pool = factors.frequency, factors.pool_start, factors.pool
     start, k, size = pool_start[f], rotation[f], d * d
     for c in range(rows):
         for e in range(size):
@@ -232,9 +248,7 @@ def _permute(re, im, size, source, phase, phased, scratch_re, scratch_im, adjoin
 
 
 # --- a chunk of rows: forward and backward ------------------------------------------------------------------------
-# ``ops`` bundles the operations: (n, kind, op_qubit (the qubit of a run, the arity of a dense gate), op_first,
-# op_last (factor range), op_dim, op_offsets, op_ordered (dense gates), perm_start, phase_start, perm_pool,
-# phase_pool (permutations), max_run).
+# ``ops`` is an :data:`Ops`.
 
 
 @numba.njit(cache=True)
@@ -249,7 +263,8 @@ def _workspace(n, max_run):
 
 @numba.njit(cache=True, inline="always")
 def _permute_op(o, ops, re, im, scratch_re, scratch_im, adjoint, rows):
-    n, _, _, _, _, _, _, _, perm_start, phase_start, perm_pool, phase_pool, _ = ops
+    n, perm_start, phase_start = ops.n, ops.perm_start, ops.phase_start
+    perm_pool, phase_pool = ops.perm_pool, ops.phase_pool
     size, start = 1 << n, perm_start[o]
     phases = phase_pool[max(phase_start[o], 0) :]
     _permute(
@@ -268,7 +283,8 @@ def _permute_op(o, ops, re, im, scratch_re, scratch_im, adjoint, rows):
 
 @numba.njit(cache=True, inline="always")
 def _forward_chunk(r0, rows, ops, factors, out, work):
-    n, kind, op_qubit, op_first, op_last, op_dim, op_offsets, op_ordered, _, _, _, _, _ = ops
+    n, kind, op_qubit, op_first, op_last = ops.n, ops.kind, ops.op_qubit, ops.op_first, ops.op_last
+    op_dim, op_offsets, op_ordered = ops.op_dim, ops.op_offsets, ops.op_ordered
     size = 1 << n
     buffers, small, _, dense, amps, _ = work
     re, im, scratch_re, scratch_im = buffers[0], buffers[1], buffers[2], buffers[3]
@@ -294,8 +310,9 @@ def _forward_chunk(r0, rows, ops, factors, out, work):
 
 @numba.njit(cache=True, inline="always")
 def _backward_chunk(r0, rows, ops, factors, states, grads, out, work):
-    n, kind, op_qubit, op_first, op_last, op_dim, op_offsets, op_ordered, _, _, _, _, _ = ops
-    rotation = factors[2]
+    n, kind, op_qubit, op_first, op_last = ops.n, ops.kind, ops.op_qubit, ops.op_first, ops.op_last
+    op_dim, op_offsets, op_ordered = ops.op_dim, ops.op_offsets, ops.op_ordered
+    rotation = factors.rotation
     size = 1 << n
     buffers, small, prefix, dense, amps, overlaps = work
     sre, sim, scratch_re, scratch_im, lre, lim = buffers[0], buffers[1], buffers[2], buffers[3], buffers[4], buffers[5]
@@ -348,7 +365,7 @@ def _backward_chunk(r0, rows, ops, factors, states, grads, out, work):
 
 @numba.njit(cache=True)
 def _forward_serial(ops, factors, out):
-    work = _workspace(ops[0], ops[12])
+    work = _workspace(ops.n, ops.max_run)
     for r0 in range(0, len(out), CHUNK):
         _forward_chunk(r0, min(CHUNK, len(out) - r0), ops, factors, out, work)
 
@@ -357,12 +374,12 @@ def _forward_serial(ops, factors, out):
 def _forward_parallel(ops, factors, out):
     for chunk in numba.prange((len(out) + CHUNK - 1) // CHUNK):
         r0 = chunk * CHUNK
-        _forward_chunk(r0, min(CHUNK, len(out) - r0), ops, factors, out, _workspace(ops[0], ops[12]))
+        _forward_chunk(r0, min(CHUNK, len(out) - r0), ops, factors, out, _workspace(ops.n, ops.max_run))
 
 
 @numba.njit(cache=True)
 def _backward_serial(ops, factors, states, grads, out):
-    work = _workspace(ops[0], ops[12])
+    work = _workspace(ops.n, ops.max_run)
     for r0 in range(0, len(out), CHUNK):
         _backward_chunk(r0, min(CHUNK, len(out) - r0), ops, factors, states, grads, out, work)
 
@@ -371,7 +388,7 @@ def _backward_serial(ops, factors, states, grads, out):
 def _backward_parallel(ops, factors, states, grads, out):
     for chunk in numba.prange((len(out) + CHUNK - 1) // CHUNK):
         r0 = chunk * CHUNK
-        _backward_chunk(r0, min(CHUNK, len(out) - r0), ops, factors, states, grads, out, _workspace(ops[0], ops[12]))
+        _backward_chunk(r0, min(CHUNK, len(out) - r0), ops, factors, states, grads, out, _workspace(ops.n, ops.max_run))
 
 
 class Program:
@@ -383,7 +400,7 @@ class Program:
 
     def __init__(self, n_qubits: int):
         self.n_qubits = n_qubits
-        self._ops: list[tuple] = []
+        self._ops: list[Operation] = []
         self._factors: list[tuple] = []  # (rotation index or −1, frequency, pool offset)
         self._pool: list[np.ndarray] = []
         self._pool_size = 0
@@ -411,7 +428,7 @@ class Program:
         first = len(self._factors)
         for factor in factors:
             self._factor(factor)
-        self._ops.append((RUN, qubit, first, len(self._factors), 2, (), ()))
+        self._ops.append(Operation(RUN, qubit, first, len(self._factors), 2, (), ()))
 
     def add_dense(self, qubits: list[int], factor) -> None:
         """One gate on 2–3 ``qubits`` (bit j of its matrix index ↔ qubits[j])."""
@@ -420,13 +437,13 @@ class Program:
         first = self._factor(factor)
         local = np.arange(1 << len(qubits))
         offsets = sum(((local >> i) & 1) << q for i, q in enumerate(qubits))
-        self._ops.append((DENSE, len(qubits), first, first + 1, 1 << len(qubits), offsets, sorted(qubits)))
+        self._ops.append(Operation(DENSE, len(qubits), first, first + 1, 1 << len(qubits), offsets, sorted(qubits)))
 
     def add_permutation(self, source: np.ndarray, phase: np.ndarray | None) -> None:
         """new[i] = phase[i]·old[source[i]] over the whole index space."""
         self._perms.append(np.asarray(source, dtype=np.int64))
         self._phases.append(None if phase is None else np.asarray(phase, dtype=np.complex128))
-        self._ops.append((PERMUTATION, len(self._perms) - 1, 0, 0, 0, (), ()))
+        self._ops.append(Operation(PERMUTATION, len(self._perms) - 1, 0, 0, 0, (), ()))
 
     def arrays(self) -> tuple:
         """(the kernels' ``ops``, the factors' arrays, each rotation factor's angle column and frequency); built
@@ -438,7 +455,8 @@ class Program:
     def _build(self) -> tuple:
         count = len(self._ops)
         kind, op_qubit, op_first, op_last, op_dim = (
-            np.array([op[i] for op in self._ops], dtype=np.int64).reshape(count) for i in range(5)
+            np.array([getattr(op, field) for op in self._ops], dtype=np.int64).reshape(count)
+            for field in ("kind", "target", "first", "last", "dim")
         )
         op_offsets = np.zeros((count, _D), dtype=np.int64)
         op_ordered = np.zeros((count, MAX_DENSE_QUBITS), dtype=np.int64)
@@ -446,12 +464,12 @@ class Program:
         phase_start = np.full(count, -1, dtype=np.int64)
         perm_offset = phase_offset = 0
         for o, op in enumerate(self._ops):
-            op_offsets[o, : len(op[5])] = op[5]
-            op_ordered[o, : len(op[6])] = op[6]
-            if op[0] == PERMUTATION:
+            op_offsets[o, : len(op.offsets)] = op.offsets
+            op_ordered[o, : len(op.ordered)] = op.ordered
+            if op.kind == PERMUTATION:
                 perm_start[o] = perm_offset
                 perm_offset += 1 << self.n_qubits
-                if self._phases[op[1]] is not None:
+                if self._phases[op.target] is not None:
                     phase_start[o] = phase_offset
                     phase_offset += 1 << self.n_qubits
         factors = np.array(self._factors, dtype=np.float64).reshape(-1, 3)
@@ -459,8 +477,8 @@ class Program:
         perm_pool = np.concatenate(self._perms) if self._perms else np.zeros(1, dtype=np.int64)
         phases = [p for p in self._phases if p is not None]
         phase_pool = np.concatenate(phases) if phases else np.zeros(1, dtype=np.complex128)
-        max_run = max((op[3] - op[2] for op in self._ops if op[0] == RUN), default=1)
-        ops = (
+        max_run = max((op.last - op.first for op in self._ops if op.kind == RUN), default=1)
+        ops = Ops(
             self.n_qubits,
             kind,
             op_qubit,
@@ -484,7 +502,7 @@ class Program:
         factors' rotation index, frequency, pool start and the pool."""
         _, factor_arrays, columns, frequencies = self.arrays()
         phases = np.asarray(angles, dtype=np.float64)[:, columns] * frequencies
-        return (np.ascontiguousarray(np.cos(phases)), np.ascontiguousarray(np.sin(phases)), *factor_arrays)
+        return Factors(np.ascontiguousarray(np.cos(phases)), np.ascontiguousarray(np.sin(phases)), *factor_arrays)
 
     def states(self, angles: np.ndarray) -> np.ndarray:
         """Final states (R, 2**n) complex128 of every row of ``angles`` (R, K) float64."""

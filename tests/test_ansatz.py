@@ -133,3 +133,17 @@ def test_qiskit_library_circuits_plug_in_directly():
     layer = exact_layer(model, readout="z")
     out = layer(torch.zeros(3, 2, dtype=torch.float64))
     assert out.shape == (3, 2) and np.all(np.abs(out.detach().numpy()) <= 1)
+
+
+def test_numpy_integers_are_accepted_and_bad_counts_named():
+    import numpy
+
+    from hqnn import chapter_circuit, reuploading
+
+    assert entangling_ansatz(numpy.int64(2), numpy.int64(1)).circuit.num_qubits == 2
+    assert chapter_circuit(numpy.int32(3)).n_qubits == 3
+    assert len(reuploading(numpy.int64(2), layers=numpy.int64(2)).inputs) == 2
+    with pytest.raises(ValueError, match="reps must be a non-negative integer, got -1"):
+        entangling_ansatz(2, -1)
+    with pytest.raises(ValueError, match="layers must be a positive integer, got 0"):
+        reuploading(2, layers=0)

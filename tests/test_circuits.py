@@ -168,3 +168,41 @@ def test_mid_circuit_measurement_rejected():
     qc.ry(x, 0)
     with pytest.raises(ValueError, match="mid-circuit"):
         CircuitSpec.from_circuit(qc, inputs=[x])
+
+
+def test_an_rv_gate_of_parameters_is_refused_with_what_to_do():
+    x = Parameter("x")
+    qc = QuantumCircuit(1)
+    qc.rv(x, 0.2, 0.1, 0)
+    with pytest.raises(ValueError, match=r"hqnn cannot differentiate 'rv'.*u\(θ, φ, λ\) or rx/ry/rz"):
+        CircuitSpec.from_circuit(qc, [x])
+
+
+def test_amplitude_encoding_is_refused_with_what_to_do():
+    from qiskit_machine_learning.circuit.library import raw_feature_vector
+
+    qc = raw_feature_vector(4)
+    with pytest.raises(ValueError, match=r"'ParameterizedInitialize': amplitude encoding.*hqnn.angle_encoder"):
+        CircuitSpec.from_circuit(qc, list(qc.parameters))
+
+
+def test_a_non_commuting_evolution_warns_once_which_approximation_runs():
+    import warnings
+
+    from qiskit.circuit.library import PauliEvolutionGate
+    from qiskit.quantum_info import SparsePauliOp
+
+    t = Parameter("t")
+    qc = QuantumCircuit(2)
+    qc.append(PauliEvolutionGate(SparsePauliOp(["XY", "ZI"]), time=t), [0, 1])
+    with pytest.warns(UserWarning, match=r"non-commuting terms: hqnn simulates its synthesis LieTrotter\(reps=1\).*"
+                      r"not exp\(-itH\).*synthesis=LieTrotter\(reps=r\)"):
+        CircuitSpec.from_circuit(qc, [t])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once: the same operator does not warn again
+        CircuitSpec.from_circuit(qc, [t])
+    commuting = QuantumCircuit(2)
+    commuting.append(PauliEvolutionGate(SparsePauliOp(["ZZ", "ZI"]), time=t), [0, 1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # commuting terms: the synthesis is exact, no warning
+        CircuitSpec.from_circuit(commuting, [t])

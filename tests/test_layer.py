@@ -11,6 +11,7 @@ from qiskit_aer import AerSimulator
 
 import hqnn
 from hqnn import Hybrid
+from hqnn.stats import fit_pvalue
 
 
 @pytest.mark.parametrize("batch", [1, 7, 256])
@@ -28,24 +29,22 @@ def test_one_aer_job_per_forward_and_backward(batch, count_calls):
 def test_no_grad_runs_base_rows_only(count_calls):
     layer = Hybrid("analytic", diff_method="shift")
     run = count_calls(layer.strategy.executor, "run")
-    seen = []
-    inner = run._inner
-    run._inner = lambda angles: seen.append(angles.shape) or inner(angles)
     x = torch.rand(9, 1, requires_grad=True)
     with torch.no_grad():
         layer(x)
     layer(x.detach())  # no tensor needs a gradient: still base rows only
     layer(x)  # gradient needed: base + 2 shifted blocks
+    seen = [args[0].shape for args, _ in run.arguments]
     assert seen == [(9, 1), (9, 1), (27, 1)] and run.calls == 3
 
 
 def test_chapter_drop_in_positional_and_batch_one():
-    layer = Hybrid(AerSimulator(), 100, np.pi / 2)
+    layer = Hybrid(AerSimulator(), 100, np.pi / 2, seed=0)
     x = torch.tensor([[0.2]], requires_grad=True)
     y = layer(x)
-    assert y.shape == (1, 1)
+    assert y.shape == (1, 1) and fit_pvalue(y.detach().numpy()[0], np.array([(1 + math.sin(0.2)) / 2]), 100) > 1e-4
     y = torch.cat((y, 1 - y), -1)
-    assert y.shape == (1, 2)
+    assert y.shape == (1, 2) and float(y.sum()) == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
@@ -165,7 +164,7 @@ def test_angles_undefined_for_an_input_are_named():
 @pytest.mark.parametrize("shape", [(0, 1), (3, 0, 1)])
 def test_empty_batch_gives_empty_output(backend, kwargs, shape):
     x = torch.zeros(shape, requires_grad=True)
-    out = Hybrid(backend, 100, **kwargs)(x)
+    out = Hybrid(backend, **kwargs)(x)  # default shots: 100, exact on "analytic"
     assert out.shape == shape
     out.sum().backward()
     assert x.grad.shape == shape
@@ -203,3 +202,16 @@ def test_circuit_without_inputs_takes_empty_feature_vectors():
     assert out.shape == (3, 2)
     out.sum().backward()
     assert layer.weights.grad.shape == (5,) and torch.isfinite(layer.weights.grad).all()
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "1", True])
+def test_a_bad_seed_is_named(seed):
+    with pytest.raises(ValueError, match=r"seed must be a non-negative integer, a numpy.random.Generator or None"):
+        Hybrid("aer", 100, seed=seed)
+
+
+def test_numpy_integers_are_accepted_for_shots_and_seed():
+    layer = Hybrid("aer", np.int64(50), seed=np.int64(3))
+    twin = Hybrid("aer", 50, seed=3)
+    x = torch.linspace(-2, 2, 5, dtype=torch.float64)[:, None]
+    torch.testing.assert_close(layer(x), twin(x), atol=0, rtol=0)

@@ -97,3 +97,35 @@ def test_exact_noisy_gradients_match_finite_differences():
     # Planted wrong model: the noiseless gradient is not the gradient of the noisy expectation.
     clean_x, _ = noisy_jacobians("analytic", x, weights, model)
     assert (clean_x - fd_x).abs().max() > 1e-2
+
+
+def reset_circuit():
+    from qiskit import QuantumCircuit
+    from qiskit.circuit import Parameter
+
+    x = Parameter("x")
+    qc = QuantumCircuit(2)
+    qc.ry(x, 0)
+    qc.cx(0, 1)
+    qc.reset(0)  # qubit 1 keeps a mixed state: P(1) = sin²(x/2)
+    qc.ry(x, 0)
+    return qc, x
+
+
+def test_a_mid_circuit_reset_is_exact_on_aer_through_the_density_matrix():
+    qc, x = reset_circuit()
+    theta = torch.tensor([[0.3], [2.0]], dtype=torch.float64, requires_grad=True)
+    expected = torch.cos(theta.detach()).repeat(1, 2)  # ⟨Z0⟩ = ⟨Z1⟩ = cos x
+    for backend in (AerSimulator(), "aer"):
+        layer = Hybrid(backend, None, circuit=qc, inputs=[x], readout="z")
+        for _ in range(2):  # the same exact values every call, not one random trajectory
+            torch.testing.assert_close(layer(theta), expected, atol=1e-10, rtol=0)
+    out = layer(theta)
+    (grad,) = torch.autograd.grad(out.sum(), theta)
+    torch.testing.assert_close(grad, -2 * torch.sin(theta.detach()), atol=1e-10, rtol=0)
+
+
+def test_a_reset_on_hqnns_statevector_names_the_density_matrix():
+    qc, x = reset_circuit()
+    with pytest.raises(ValueError, match=r"'reset' on qubits \[0\] is not unitary.*backend='aer' with shots=None \(Aer's density matrix"):
+        Hybrid("analytic", None, circuit=qc, inputs=[x], readout="z")

@@ -131,3 +131,18 @@ def test_from_qnn_uses_the_qnn_primitive_by_default():
         from_qnn(object())
     with pytest.raises(ValueError, match="initial_weights has shape"):
         from_qnn(estimator_qnn(zz_real_amplitudes), initial_weights=[0.1])
+
+
+def test_a_mid_circuit_measurement_is_named():
+    from qiskit.circuit import Parameter
+
+    x, w = Parameter("x"), Parameter("w")
+    qc = QuantumCircuit(2, 3)
+    qc.ry(x, 0)
+    qc.measure(0, 0)
+    qc.ry(w, 0)
+    qc.cx(0, 1)
+    qc.measure([0, 1], [1, 2])
+    qnn = SamplerQNN(circuit=qc, input_params=[x], weight_params=[w])
+    with pytest.raises(ValueError, match="measures qubit 0 more than once \\(a mid-circuit measurement\\)"):
+        from_qnn(qnn, "analytic")

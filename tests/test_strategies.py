@@ -119,12 +119,14 @@ def test_shift_rule_on_aer_statevector_equals_reverse_mode():
 def test_strategies_are_chosen_once_by_backend_shots_and_diff_method():
     model = MODELS["reupload"]
     assert isinstance(Hybrid("analytic").strategy, ClosedForm)
-    assert isinstance(Hybrid("aer", None).strategy, ClosedForm)
+    assert isinstance(Hybrid("emulator", None).strategy, ClosedForm)  # hqnn's simulator, exact
+    assert isinstance(Hybrid("aer", None).strategy.executor, AerStatevectorExecutor)  # "aer" runs Aer, exactly
     assert isinstance(Hybrid("emulator", 100).strategy, ClosedForm)
     assert isinstance(Hybrid("emulator", 100, diff_method="shift").strategy.executor, EmulatorExecutor)
     assert isinstance(Hybrid("aer", 100).strategy.executor, AerExecutor)
     assert isinstance(Hybrid("analytic", **model).strategy, ReverseMode)
-    assert isinstance(Hybrid("aer", None, **model).strategy, ReverseMode)
+    assert isinstance(Hybrid("emulator", None, **model).strategy, ReverseMode)
+    assert isinstance(Hybrid("aer", None, **model).strategy.executor, AerStatevectorExecutor)
     assert isinstance(Hybrid("emulator", 100, **model).strategy.executor, EmulatorExecutor)
     assert isinstance(Hybrid("analytic", diff_method="shift").strategy.executor, RYKernelExecutor)
     assert isinstance(Hybrid("analytic", diff_method="reverse").strategy, ReverseMode)
@@ -134,3 +136,52 @@ def test_strategies_are_chosen_once_by_backend_shots_and_diff_method():
         Hybrid("analytic", **model, diff_method="closed-form")
     with pytest.raises(ValueError, match="unknown diff_method 'adjoint'"):
         Hybrid("analytic", diff_method="adjoint")
+
+
+def test_names_do_what_they_say_and_no_argument_is_dropped():
+    with pytest.raises(ValueError, match="backend 'analytic' is exact and has no shots, got shots=100"):
+        Hybrid("analytic", 100)
+    assert Hybrid("analytic").strategy.spec.n_outputs == 1  # the default shots do not apply to "analytic"
+    x = torch.linspace(-3, 3, 7, dtype=torch.float64)[:, None]
+    aer = Hybrid("aer", None)  # Aer's exact probabilities, differentiated by the (exact) shift rule
+    torch.testing.assert_close(aer(x), Hybrid("analytic")(x), atol=ATOL, rtol=0)
+
+
+def test_strategy_follows_the_executors_declared_capabilities():
+    model = MODELS["entangling"]
+    exact_outside = Hybrid(AerStatevectorExecutor(Hybrid("analytic", None, **model).spec))
+    assert exact_outside.strategy.executor.exact and not exact_outside.strategy.executor.statevector
+    with pytest.raises(ValueError, match="AerStatevectorExecutor gives exact values computed outside hqnn"):
+        Hybrid(AerStatevectorExecutor(exact_outside.spec), diff_method="reverse")
+    ours = SimulatorExecutor(exact_outside.spec)  # a user's executor that is hqnn's statevector
+    assert isinstance(Hybrid(ours).strategy, ShiftRule) and Hybrid(ours).strategy.executor is ours  # it runs
+    layer = Hybrid(ours, diff_method="reverse")  # and reverse mode may use its statevector
+    assert isinstance(layer.strategy, ReverseMode) and layer.strategy.executor is ours
+    with pytest.raises(ValueError, match="AerExecutor gives shot estimates"):
+        Hybrid("aer", 100, diff_method="reverse")
+
+
+def test_reverse_mode_shows_its_compile_fallback_and_its_memory():
+    layer = Hybrid("analytic", **MODELS["reupload"])
+    assert repr(layer.strategy) == "ReverseMode(under torch.compile: ShiftRule(SimulatorExecutor(shots=None, outputs=3), shift=1.5708))"
+    strategy, batch = layer.strategy, 8
+    rows = batch * (1 + 2 * layer.spec.n_angles)
+    assert strategy.compiled_memory(batch, "cpu") == strategy.compiled_fallback.executor.memory(rows) > 0
+
+
+def test_every_diff_method_is_one_registration():
+    from hqnn.strategies import AUTO_ORDER, METHODS
+    from hqnn.validation import DIFF_METHODS
+
+    assert set(METHODS) | {"auto"} == set(DIFF_METHODS) and set(AUTO_ORDER) <= set(METHODS)
+    assert METHODS["reverse"].needs_exact and METHODS["reverse"].needs_statevector
+    assert not any(vars(METHODS["shift"])[f] for f in ("needs_exact", "needs_shots", "needs_statevector"))
+
+
+def test_an_exact_estimator_is_refused_reverse_mode_with_a_true_message():
+    from qiskit.primitives import StatevectorEstimator
+
+    layer = Hybrid(StatevectorEstimator(), None, **MODELS["entangling"], observables=["ZZI"])
+    assert isinstance(layer.strategy, ShiftRule) and layer.strategy.executor.exact
+    with pytest.raises(ValueError, match="EstimatorExecutor gives exact values computed outside hqnn"):
+        Hybrid(StatevectorEstimator(), None, **MODELS["entangling"], observables=["ZZI"], diff_method="reverse")

@@ -6,19 +6,7 @@ from __future__ import annotations
 
 import os
 
-from ..memory import (
-    AER_SHOT_COPIES,
-    MIB,
-    ResourceError,
-    aer_shot_job_bytes,
-    available_bytes,
-    format_bytes,
-    largest_fitting,
-    reverse_mode_bytes,
-    rows_job_bytes,
-    shift_rows,
-    statevector_bytes,
-)
+from ..memory import MIB, ResourceError, available_bytes, format_bytes, largest_fitting
 from .config import RunConfig
 
 #: Anonymous memory of one training process (torch, qiskit, numba loaded; model, optimizer and the ten-digit
@@ -48,22 +36,27 @@ def check_fits(what: str, needed: int, limit: int, largest_hint: str) -> None:
 
 def layer_bytes(config: RunConfig) -> tuple[int, int]:
     """Peak memory of the run's quantum layer in one process, split as (statevectors, shots): the larger of
-    a training step's job (every shifted row) and an evaluation job."""
+    a training step (forward + backward of a batch) and an evaluation job, as the engine's strategy for the
+    run's backend estimates it (:func:`hqnn.strategies.layer_memory`; nothing is built)."""
     if config.head == "classical":
         return 0, 0
-    n = config.qubits
-    angles = 1 if config.chapter_model else n * (1 + 2 * (config.reps + 1))  # encoder + (ry, rz) per block
-    rows = max(shift_rows(config.batch_size, angles), EVALUATION_ROWS)
-    if config.chapter_model and config.backend != "aer":
-        return 64 * rows, 0  # closed-form kernels: a few floats per row
-    if config.backend == "aer" and config.shots is not None:
-        copies = max(1, 6 // n)  # AerExecutor packs copies up to 6 qubits
-        shots = aer_shot_job_bytes(n * copies, rows, config.shots, n * copies)
-        states = AER_SHOT_COPIES * statevector_bytes(n * copies)
-        return states, shots - states
-    if config.backend == "emulator" and config.shots is not None:
-        return rows_job_bytes(n, rows), 0
-    return reverse_mode_bytes(n, max(config.batch_size, EVALUATION_ROWS)), 0  # exact: no shifted rows
+    shots = None if config.backend == "analytic" else config.shots
+    total = _layer_peak(config, shots)
+    if shots is None:
+        return total, 0
+    states = _layer_peak(config, 1)  # what does not grow with the shots
+    return states, total - states
+
+
+def _layer_peak(config: RunConfig, shots: int | None) -> int:
+    from ..strategies import layer_memory
+    from .models import head_spec
+
+    spec = head_spec(config.chapter_model, config.qubits, config.reps)
+    train = layer_memory(config.backend, spec, shots, config.batch_size)
+    evaluation = layer_memory(config.backend, spec, shots, EVALUATION_ROWS, gradient=False)
+    return max(train, evaluation)
+
 
 
 def process_bytes(config: RunConfig) -> int:

@@ -143,6 +143,10 @@ def run_train(args: argparse.Namespace) -> int:
     given = {name: getattr(args, name) for name in RECIPE if getattr(args, name) is not None}
     if "digits" in given:
         given["digits"] = tuple(given["digits"])
+    if given.get("backend") == "analytic" and "shots" in given:  # never dropped in silence
+        raise ConfigError(
+            "shots", "--backend analytic is exact and has no shots: drop --shots, or use --backend emulator or aer"
+        )
     config = RunConfig(**given)
     check_run(config)
     _check_estimator(config)

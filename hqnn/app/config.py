@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any
 
-from ..validation import DIFF_METHODS, MAX_BITS, MAX_QUBITS, STOCHASTIC_METHODS
+from ..validation import DIFF_METHODS, MAX_BITS, MAX_QUBITS, STOCHASTIC_METHODS, check_shift
 from .choices import BACKENDS, LOSSES, SOURCES, check_digits
 
 #: Learning rate of more than two classes when none is given. The README's ten-digit recipe (4 qubits,
@@ -107,10 +107,10 @@ class RunConfig:
             _check_whole("shots", self.shots, low=1, high=MAX_SHOTS, note=" (or None for exact)")
         if not (_is_real(self.lr) and math.isfinite(self.lr) and self.lr > 0):
             raise ConfigError("lr", f"learning rate must be a finite number > 0, got {self.lr!r}")
-        if not (_is_real(self.shift) and math.isfinite(self.shift) and abs(math.sin(self.shift)) > 1e-6):
-            raise ConfigError(
-                "shift", f"shift must be a finite angle with sin(shift) ≠ 0 (π/2 is the chapter's), got {self.shift!r}"
-            )
+        try:  # the engine's own check (hqnn.validation), reported against the flag
+            check_shift(self.shift)
+        except ValueError as error:
+            raise ConfigError("shift", str(error)) from None
         self._check_estimator()
         for name, allowed in (("backend", BACKENDS), ("loss", LOSSES), ("data", SOURCES)):
             if getattr(self, name) not in allowed:

@@ -10,6 +10,7 @@ sign: a model that is evaluated as a different function than the one trained. Wi
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -18,6 +19,7 @@ from torch import nn
 
 from ..ansatz import angle_encoder, entangling_ansatz
 from .config import RunConfig
+from ..backends import DEFAULT_SHOTS
 from ..layer import Hybrid
 
 HEADS = ("hybrid", "classical")
@@ -34,7 +36,7 @@ class Net(nn.Module):
         self,
         head: str = "hybrid",
         backend="aer",
-        shots: int | None = 100,
+        shots: int | None = DEFAULT_SHOTS,
         shift: float = math.pi / 2,
         *,
         n_classes: int = 2,
@@ -61,9 +63,8 @@ class Net(nn.Module):
         elif chapter:
             self.head = Hybrid(backend, shots, shift, seed=seed, diff_method=diff_method, diff_options=diff_options)
         else:
-            circuit = angle_encoder(n_qubits).then(entangling_ansatz(n_qubits, reps))
             self.head = Hybrid(
-                backend, shots, shift, **circuit.hybrid_kwargs(), readout="z", seed=seed,
+                backend, shots, shift, **head_kwargs(n_qubits, reps), seed=seed,
                 diff_method=diff_method, diff_options=diff_options,
             )
         self.classifier = None if chapter else nn.Linear(n_qubits, n_classes)
@@ -80,6 +81,23 @@ class Net(nn.Module):
         return torch.softmax(self.classifier(x), -1)
 
 
+def head_kwargs(n_qubits: int, reps: int) -> dict:
+    """The multi-qubit head's circuit for :class:`hqnn.Hybrid`: angle encoder, entangling ansatz, ⟨Z⟩ per qubit."""
+    circuit = angle_encoder(n_qubits).then(entangling_ansatz(n_qubits, reps))
+    return {**circuit.hybrid_kwargs(), "readout": "z"}
+
+
+@functools.lru_cache(maxsize=64)  # run admission scans qubit counts: each spec is built once
+def head_spec(chapter_model: bool, n_qubits: int, reps: int):
+    """The circuit spec of a run's quantum head (the chapter's, or the multi-qubit one), without a layer."""
+    from ..circuits import CircuitSpec, chapter_circuit
+
+    if chapter_model:
+        return chapter_circuit()
+    kwargs = head_kwargs(n_qubits, reps)
+    return CircuitSpec.from_circuit(kwargs["circuit"], kwargs["inputs"], kwargs["weights"], kwargs["readout"])
+
+
 def build_model(config: RunConfig, rank: int = 0) -> Net:
     """The network ``config`` describes, its weights drawn from ``config.seed`` (global RNG untouched).
 
@@ -90,7 +108,7 @@ def build_model(config: RunConfig, rank: int = 0) -> Net:
         return Net(
             config.head,
             config.backend,
-            config.shots,
+            None if config.backend == "analytic" else config.shots,  # the README: --shots is ignored there
             config.shift,
             n_classes=config.n_classes,
             n_qubits=config.qubits,

@@ -50,10 +50,11 @@ class AerExecutor(Executor):
         self._templates: dict[tuple[int, int], Bound] = {}
 
     def memory(self, rows: int) -> int:
-        copies = min(self.pack, rows)
-        experiments = -(-rows // copies) * len(self.spec.readout.settings)
-        widest = max(len(s.qubits) for s in self.spec.readout.settings)
-        return aer_shot_job_bytes(copies * self.spec.n_qubits, experiments, self.shots, copies * widest)
+        return shot_job_bytes(self.spec, self.pack, self.shots, rows)
+
+    @classmethod
+    def planned_memory(cls, spec, shots, rows):
+        return shot_job_bytes(spec, max(1, PACK_QUBITS // spec.n_qubits), shots, rows)  # AerSimulator(): packed
 
     def _auto_pack(self) -> int:
         noisy = getattr(self.backend.options, "noise_model", None) is not None
@@ -167,3 +168,11 @@ def counts_features(counts: list[dict], setting: Setting, copies: int, shots: in
         for c in range(copies)
     ]
     return np.stack(per_copy, axis=1).reshape(len(counts) * copies, -1)
+
+
+def shot_job_bytes(spec: CircuitSpec, pack: int, shots: int, rows: int) -> int:
+    """Peak memory of an Aer shot job of ``rows`` rows of ``spec``, ``pack`` copies per experiment."""
+    copies = min(pack, rows)
+    experiments = -(-rows // copies) * len(spec.readout.settings)
+    widest = max(len(s.qubits) for s in spec.readout.settings)
+    return aer_shot_job_bytes(copies * spec.n_qubits, experiments, shots, copies * widest)

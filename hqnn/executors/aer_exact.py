@@ -21,8 +21,10 @@ class AerStatevectorExecutor(Executor):
         super().__init__(spec, None, seed)
         self.backend = AerSimulator(method="statevector") if backend is None else backend
         noise = getattr(self.backend.options, "noise_model", None)
-        # A noisy statevector run samples ONE noise trajectory; the density matrix is the exact noisy state.
-        self._options = {"method": "density_matrix"} if noise is not None else {}
+        # A noisy statevector run samples ONE noise trajectory, and so does a circuit with a reset: the density
+        # matrix is the exact (noisy, or reset) state.
+        non_unitary = any(inst.operation.name == "reset" for inst in spec.circuit.data)
+        self._options = {"method": "density_matrix"} if noise is not None or non_unitary else {}
         self._jobs, self._confusions = [], []
         for setting in spec.readout.settings:
             # Transpile first (a device's basis has no save instruction), then save the measured physical qubits.
@@ -36,7 +38,13 @@ class AerStatevectorExecutor(Executor):
 
     def memory(self, rows: int) -> int:
         width = self._jobs[0][0].num_qubits  # a device's width, after transpilation
+        if self._options:  # a density matrix: 4**n entries, the size of a 2n-qubit statevector
+            width *= 2
         return aer_exact_job_bytes(width, rows * len(self._jobs))
+
+    @classmethod
+    def planned_memory(cls, spec, shots, rows):
+        return aer_exact_job_bytes(spec.n_qubits, rows * len(spec.readout.settings))
 
     def distributions(self, angles: np.ndarray) -> list[np.ndarray]:
         """Per setting, the joint probabilities (R, 2**m) of its measured qubits, bit i ↔ its qubit i."""

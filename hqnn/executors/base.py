@@ -17,10 +17,21 @@ class Executor(ABC):
     """Runs every row of an angle matrix for one circuit spec in a single job.
 
     ``shots`` is ``None`` for exact expectations. The seeded :class:`~hqnn.randomness.ShotStream` hands each job
-    its seed (or draws its shots), so the same seed gives the same run. Executors with ``row_shots`` also take
-    ``run(angles, shots=(R,) counts)``: a shot count per row, still in one job (shot allocation).
+    its seed (or draws its shots), so the same seed gives the same run.
+
+    Capabilities, from which the strategy follows (:func:`hqnn.strategies.choose_strategy`):
+
+    - :attr:`exact`: features are exact expectations (``shots is None``), not shot estimates;
+    - :attr:`statevector`: the features come from hqnn's own noise-free simulation of ``spec`` on this machine, so
+      reverse mode (through hqnn's statevector) and the closed form compute the same numbers (with shots: the same
+      distribution) without this executor;
+    - :attr:`row_shots`: ``run(angles, shots=(R,) counts)`` takes a shot count per row, still in one job (shot
+      allocation).
     """
 
+    #: Features come from hqnn's own noise-free statevector of ``spec`` (reverse mode and the closed form may
+    #: stand in). Executors that call Qiskit, Aer or hardware leave it False.
+    statevector: bool = False
     #: Whether ``run`` takes a shot count per row (``shots=`` an (R,) integer array) inside its one job.
     row_shots = False
 
@@ -31,6 +42,11 @@ class Executor(ABC):
 
     #: The job limit a ``Hybrid(max_executions="auto")`` on this executor gets (``None``: unlimited, local).
     default_max_executions: int | None = None
+
+    @property
+    def exact(self) -> bool:
+        """Exact expectations (no shots)."""
+        return self.shots is None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -72,6 +88,12 @@ class Executor(ABC):
 
     def memory(self, rows: int) -> int:
         """Peak bytes of one job of ``rows`` rows on this machine (0: the job runs elsewhere or costs little)."""
+        return type(self).planned_memory(self.spec, self.shots, rows)
+
+    @classmethod
+    def planned_memory(cls, spec: CircuitSpec, shots: int | None, rows: int) -> int:
+        """:meth:`memory` of an executor of this class built for ``spec`` and ``shots`` with its defaults (no
+        backend given), computed without building it: run admission asks this at any width."""
         return 0
 
     def next_seed(self) -> int:

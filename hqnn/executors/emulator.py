@@ -21,15 +21,22 @@ class EmulatorExecutor(Executor):
 
     row_shots = True
 
+    statevector = True  # hqnn's statevector gives the probabilities (unless an Aer ``backend`` is given)
+
     def __init__(self, spec: CircuitSpec, shots: int = 100, seed: SeedLike = None, backend=None):
         super().__init__(spec, shots, seed)
         if self.shots is None:
             raise ValueError("EmulatorExecutor samples shots; pass shots > 0 or use backend='analytic'")
         self._aer = None if backend is None else AerStatevectorExecutor(spec, backend)
         self.simulator = TorchStatevector(spec.circuit, spec.angles) if backend is None else None
+        self.statevector = backend is None  # probabilities from hqnn's statevector, or from Aer's
 
     def memory(self, rows: int) -> int:
-        return self._aer.memory(rows) if self._aer is not None else rows_job_bytes(self.spec.n_qubits, rows)
+        return self._aer.memory(rows) if self._aer is not None else self.planned_memory(self.spec, self.shots, rows)
+
+    @classmethod
+    def planned_memory(cls, spec, shots, rows):
+        return rows_job_bytes(spec.n_qubits, rows)
 
     def _distributions(self, angles: torch.Tensor) -> list[torch.Tensor]:
         if self._aer is not None:

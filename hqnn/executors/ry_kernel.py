@@ -13,6 +13,8 @@ from .base import Executor, SeedLike, host_angles, to_device
 class RYKernelExecutor(Executor):
     """Exact features for specs built by :func:`hqnn.chapter_circuit` (angle k drives readout qubit k)."""
 
+    statevector = True
+
     def __init__(self, spec: CircuitSpec, seed: SeedLike = None):
         if not spec.has_closed_form:
             raise ValueError(

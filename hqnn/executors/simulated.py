@@ -15,12 +15,15 @@ from .base import Executor, SeedLike
 class SimulatorExecutor(Executor):
     """Exact features for any noise-free spec whose gates have matrices (all standard gates)."""
 
+    statevector = True
+
     def __init__(self, spec: CircuitSpec, seed: SeedLike = None):
         super().__init__(spec, None, seed)
         self.simulator = TorchStatevector(spec.circuit, spec.angles)
 
-    def memory(self, rows: int) -> int:
-        return rows_job_bytes(self.spec.n_qubits, rows)
+    @classmethod
+    def planned_memory(cls, spec, shots, rows):
+        return rows_job_bytes(spec.n_qubits, rows)
 
     def run(self, angles: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():

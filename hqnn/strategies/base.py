@@ -23,6 +23,8 @@ class Strategy(ABC):
     """
 
     diagonal = False
+    #: The shift of the second-order shift rule for ``create_graph=True``; None: this strategy refuses.
+    second_order_shift: float | None = None
 
     def __init__(self, spec: CircuitSpec, stream: ShotStream):
         self.spec = spec

@@ -26,6 +26,11 @@ class ClosedForm(Strategy):
         self.shots, self.shift = shots, shift
         self._scale = -2.0 if spec.readout.kind == "z" else 1.0
 
+    @property
+    def second_order_shift(self) -> float:
+        """The shift of the second-order shift rule (:func:`hqnn.autograd.differentiable_jacobian`)."""
+        return self.shift
+
     def evaluate(self, gamma, need_inputs, need_weights):
         form, need = self.spec.closed_form, need_inputs or need_weights
         if self.shots is None:
@@ -47,7 +52,11 @@ class ClosedForm(Strategy):
         return JobCost.of_rows(batch * (3 if need else 1), 1, self.shots)  # the shift rule's rows it draws
 
     def memory(self, batch, device):
-        return 64 * batch * self.spec.n_angles  # a few floats per angle and row
+        return self.planned_memory(self.spec, batch)
+
+    @staticmethod
+    def planned_memory(spec: CircuitSpec, batch: int) -> int:
+        return 64 * batch * spec.n_angles  # a few floats per angle and row
 
     def __repr__(self) -> str:
         shots = "exact" if self.shots is None else f"shots={self.shots}, shift={self.shift:.6g}"

@@ -12,7 +12,7 @@ from ..circuits import CircuitSpec
 from ..cost import JobCost
 from ..executors.simulated import SimulatorExecutor
 from ..randomness import ShotStream
-from ..memory import reverse_mode_bytes
+from ..memory import readout_bytes, reverse_mode_bytes
 from .base import Strategy
 from .shift_rule import ShiftRule
 
@@ -24,11 +24,11 @@ class ReverseMode(Strategy):
     the Jacobian comes from the exact shift rule on the same statevector (equal to 1e-10; 1 + 2K rows).
     """
 
-    def __init__(self, spec: CircuitSpec, stream: ShotStream):
+    def __init__(self, spec: CircuitSpec, stream: ShotStream, executor: SimulatorExecutor | None = None):
         super().__init__(spec, stream)
-        self.executor = SimulatorExecutor(spec)
+        self.executor = SimulatorExecutor(spec) if executor is None else executor
         self.simulator = self.executor.simulator
-        self._compiled = ShiftRule(self.executor, math.pi / 2)
+        self.compiled_fallback = ShiftRule(self.executor, math.pi / 2)
 
     def outputs(self, gamma: torch.Tensor) -> torch.Tensor:
         """Differentiable outputs (B, n_out)."""
@@ -45,7 +45,27 @@ class ReverseMode(Strategy):
 
     def memory(self, batch, device):
         kernels = torch.device(device).type == "cpu" and self.simulator.program is not None
-        return reverse_mode_bytes(self.spec.n_qubits, batch, 0 if kernels else len(self.simulator.steps))
+        return self._bytes(self.spec, batch, 0 if kernels else len(self.simulator.steps))
+
+    def compiled_memory(self, batch: int, device) -> int:
+        """Peak bytes under ``torch.compile``, where the shift rule (1 + 2K rows per sample) gives the Jacobian."""
+        return self.compiled_fallback.memory(batch, device)
+
+    @staticmethod
+    def _bytes(spec: CircuitSpec, batch: int, steps: int) -> int:
+        readout = spec.readout
+        states = reverse_mode_bytes(spec.n_qubits, batch, steps, len(readout.settings))
+        return states + readout_bytes(readout.n_features, readout.n_outputs, batch)
+
+    @staticmethod
+    def planned_memory(spec: CircuitSpec, batch: int, device: str = "cpu") -> int:
+        """:meth:`memory` before the simulator is built: the CPU kernels keep no step states; the torch path
+        (a GPU) keeps about one per instruction."""
+        steps = 0 if torch.device(device).type == "cpu" else len(spec.circuit.data)
+        return ReverseMode._bytes(spec, batch, steps)
 
     def evaluate(self, gamma, need_inputs, need_weights):
-        return self._compiled.evaluate(gamma, need_inputs, need_weights)
+        return self.compiled_fallback.evaluate(gamma, need_inputs, need_weights)
+
+    def __repr__(self) -> str:
+        return f"ReverseMode(under torch.compile: {self.compiled_fallback!r})"

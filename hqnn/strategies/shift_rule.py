@@ -22,6 +22,11 @@ class ShiftRule(Strategy):
         self.executor = executor
         self.plan = ShiftPlan(executor.spec.n_angles, shift)
 
+    @property
+    def second_order_shift(self) -> float:
+        """The shift of the second-order shift rule (:func:`hqnn.autograd.differentiable_jacobian`)."""
+        return self.plan.shift
+
     def evaluate(self, gamma, need_inputs, need_weights):
         shifted = self.shifted(need_inputs, need_weights)  # none without a gradient: the base rows only
         rows = self.plan.rows(gamma, shifted)
@@ -49,7 +54,12 @@ class ShiftRule(Strategy):
         return self.jobs.cost(rows, self.executor.circuits_per_row, self.executor.shots, self.memory_rows)
 
     def memory(self, batch, device):
-        return self.executor.memory(batch * (1 + 2 * self.spec.n_angles))
+        return self.executor.memory(self.rows(self.spec, batch))
+
+    @staticmethod
+    def rows(spec, batch: int, gradient: bool = True) -> int:
+        """Rows of one job: each sample's base row and, for a gradient, two shifted rows per angle."""
+        return batch * (1 + 2 * spec.n_angles) if gradient else batch
 
     def rows_within(self, batch, limit, device):
         rows = batch * (1 + 2 * self.spec.n_angles)

@@ -4,7 +4,7 @@ sample: 1 + 2·n_in + 2·directions, whatever K_w. Input angles keep the exact s
 
 BIASED, by O(c²): every angle enters one gate, so f is a trigonometric polynomial of degree 1 in each angle, and
 E_Δ[estimate_j] = (sin c / c) · ∂_j f̄, where f̄ is f with every other angle's cos/sin part scaled by cos c (the
-mean of f over γ_i ± c); f̄ = f only when c → 0. ``tests/test_estimators.py`` checks this formula exactly and that
+mean of f over γ_i ± c); f̄ = f only when c → 0. ``tests/test_strategies_stochastic.py`` checks this formula exactly and that
 a χ² test against reverse mode rejects the mean at a large c."""
 
 from __future__ import annotations

@@ -39,13 +39,12 @@ def test_auto_pack_fills_pack_qubits_in_one_job(count_calls):
     executor = AerExecutor(chapter_circuit(), shots=SHOTS, seed=0)
     assert executor.pack == PACK_QUBITS
     jobs = count_calls(executor.backend, "run")
-    seen = []
-    inner = jobs._inner
-    jobs._inner = lambda circuit, parameter_binds, **kw: seen.append(parameter_binds) or inner(circuit, parameter_binds, **kw)
     rows = 3 * PACK_QUBITS + 1  # 4 experiments, the last one padded
     out = executor_outputs(executor, np.linspace(0, 1, rows)[:, None])
     assert out.shape == (rows, 1) and jobs.calls == 1
-    assert {len(v) for v in seen[0][0].values()} == {4} and len(seen[0][0]) == PACK_QUBITS
+    (_, options), = jobs.arguments
+    binds = options["parameter_binds"][0]
+    assert {len(v) for v in binds.values()} == {4} and len(binds) == PACK_QUBITS
 
 
 def test_packing_off_with_noise_model_or_coupling_map_unless_asked():

@@ -34,11 +34,9 @@ def random_angles(rows: int, spec: CircuitSpec, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).uniform(-np.pi, np.pi, (rows, spec.n_angles))
 
 
-def count_runs(monkeypatch, sampler: BaseSamplerV2) -> list:
-    calls = []
-    run = sampler.run
-    monkeypatch.setattr(sampler, "run", lambda pubs, **kw: calls.append(len(pubs)) or run(pubs, **kw))
-    return calls
+def pubs_per_job(recorder) -> list[int]:
+    """The number of PUBs of each recorded ``sampler.run`` call."""
+    return [len(args[0]) for args, _ in recorder.arguments]
 
 
 def exact_isa_p1(executor: SamplerExecutor, angles: np.ndarray, noisy: AerSimulator | None) -> np.ndarray:
@@ -80,14 +78,14 @@ def test_pub_columns_follow_circuit_parameters_by_identity():
     np.testing.assert_array_equal(parameter_columns(circuit, (b, a, c)), [1, 0])
 
 
-def test_aer_sampler_one_job_per_forward_and_backward(monkeypatch):
+def test_aer_sampler_one_job_per_forward_and_backward(count_calls):
     sampler = AerSamplerV2()
-    calls = count_runs(monkeypatch, sampler)
+    runs = count_calls(sampler, "run")
     layer = Hybrid(sampler, 200, **MODEL.hybrid_kwargs(), seed=5)
     assert isinstance(layer.strategy.executor, SamplerExecutor)
     x = torch.rand(6, 2, dtype=torch.float64, requires_grad=True)
     layer(x).sum().backward()
-    assert calls == [1]  # one job, one PUB, holding the batch and every shift
+    assert pubs_per_job(runs) == [1]  # one job, one PUB, holding the batch and every shift
     assert x.grad.shape == (6, 2) and layer.weights.grad.shape == (len(MODEL.weights),)
 
 
@@ -110,7 +108,7 @@ def test_seeded_sampler_reproduces_and_moves_on():
     assert not np.array_equal(a, executor_outputs(first, angles))  # each job draws a fresh seed
 
 
-def test_fake_device_sampler_is_isa_noisy_and_passes_chi2(monkeypatch):
+def test_fake_device_sampler_is_isa_noisy_and_passes_chi2(count_calls):
     fake = fake_provider.FakeManilaV2()
     sampler = BackendSamplerV2(backend=fake)
     s = spec()
@@ -118,9 +116,9 @@ def test_fake_device_sampler_is_isa_noisy_and_passes_chi2(monkeypatch):
     ops = set(executor.circuits[0].count_ops()) - {"measure", "barrier"}
     assert ops <= set(fake.target.operation_names)  # transpiled once to the device's ISA
     angles = random_angles(30, s, seed=2)
-    calls = count_runs(monkeypatch, sampler)
+    runs = count_calls(sampler, "run")
     estimates = executor_outputs(executor, angles)
-    assert calls == [1]
+    assert pubs_per_job(runs) == [1]
     noisy = exact_isa_p1(executor, angles, device_simulator(fake))  # the device's own noise model
     assert fit_pvalue(estimates, noisy, SHOTS) > 1e-3
     assert fit_pvalue(estimates, exact_isa_p1(executor, angles, None), SHOTS) < 1e-6  # planted: no noise

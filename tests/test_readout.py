@@ -144,11 +144,9 @@ def test_shot_observables_and_gradients_pass_chi2_and_reject_planted_errors(back
         assert shift_rule_pvalue(-slope, model, p_up, p_down, shots, s) < REJECT  # wrong sign
 
 
-def test_statevector_estimator_is_exact_and_one_pub(monkeypatch):
+def test_statevector_estimator_is_exact_and_one_pub(count_calls):
     estimator = StatevectorEstimator()
-    calls = []
-    run = estimator.run
-    monkeypatch.setattr(estimator, "run", lambda pubs, **kw: calls.append(len(pubs)) or run(pubs, **kw))
+    run = count_calls(estimator, "run")
     layer = Hybrid(estimator, None, **circuit(), observables=["XZ", SparsePauliOp(["ZZ", "YI"], [0.3, -1.0])], seed=4)
     reference = Hybrid(
         "analytic", None, **circuit(), observables=["XZ", SparsePauliOp(["ZZ", "YI"], [0.3, -1.0])], seed=4
@@ -156,7 +154,7 @@ def test_statevector_estimator_is_exact_and_one_pub(monkeypatch):
     x = torch.rand(6, 2, dtype=torch.float64, requires_grad=True)
     out = layer(x)
     out.sum().backward()
-    assert calls == [1]  # one job, one PUB: the batch and every shift
+    assert [len(args[0]) for args, _ in run.arguments] == [1]  # one job, one PUB: the batch and every shift
     grad = x.grad.clone()
     x.grad = None
     expected = reference(x)
@@ -188,3 +186,19 @@ def test_aer_estimator_precision_comes_from_shots():
 def test_estimator_cannot_give_distributions():
     with pytest.raises(ValueError, match="use a sampler"):
         Hybrid(StatevectorEstimator(), None, **circuit(), readout="probabilities")
+
+
+@pytest.mark.parametrize("backend, shots", [("analytic", None), ("aer", 100), ("emulator", 100), ("aer", None)])
+def test_identity_observable_gives_one(backend, shots):
+    x, w = Parameter("x"), Parameter("w")
+    qc = QuantumCircuit(2)
+    qc.ry(x, 0)
+    qc.cx(0, 1)
+    qc.rz(w, 1)
+    layer = Hybrid(backend, shots, circuit=qc, inputs=[x], weights=[w], observables=["II", 2.5 * SparsePauliOp("II")],
+                   seed=1)
+    inputs = torch.tensor([[0.3], [1.7]], dtype=torch.float64, requires_grad=True)
+    out = layer(inputs)
+    torch.testing.assert_close(out, torch.tensor([[1.0, 2.5], [1.0, 2.5]], dtype=torch.float64))
+    out.sum().backward()
+    assert torch.equal(inputs.grad, torch.zeros_like(inputs))

@@ -106,7 +106,7 @@ def test_bad_checkpoints(tmp_path):
         ("batch_size", -1, "batch size must be a whole number ≥ 1, got -1"),
         ("backend", "ibm", "unknown backend 'ibm'"),
         ("lr", float("nan"), "learning rate must be a finite number > 0"),
-        ("shift", 0.0, "sin\\(shift\\) ≠ 0"),
+        ("shift", 0.0, "sin\\(shift\\) != 0"),
         ("shots", 0, "shots must be a whole number ≥ 1"),
     ],
 )

@@ -110,8 +110,9 @@ def test_console_script(trained):
         (["--batch-size", "0"], "batch size must be a whole number ≥ 1, got 0"),
         (["--epochs", "0"], "epochs must be a whole number ≥ 1, got 0"),
         (["--seed", "-1"], "argument --seed: seed must be a whole number ≥ 0 and ≤ 2\\^62, got -1"),
-        (["--digits", "0", "1", "--shift", "0"], "argument --shift: shift must be a finite angle with sin\\(shift\\) ≠ 0"),
+        (["--digits", "0", "1", "--shift", "0"], "argument --shift: shift must be finite with sin\\(shift\\) != 0"),
         (["--train-per-class", "480"], "500 images of each digit"),
+        (["--backend", "analytic", "--shots", "100"], "argument --shots: --backend analytic is exact and has no shots"),
         (["--data", "torchvision", "--data-root", "{tmp}/mnist"], "MNIST files not found under '{tmp}/mnist'.*--download"),
     ],
 )

@@ -1,5 +1,5 @@
-"""Resource guards: memory estimates against what the executors really allocate, and runs refused for
-``qubits``, ``shots`` and ``ddp`` that cannot fit, naming the flag and the largest value that fits."""
+"""The engine's memory estimates (``hqnn.memory``) against what the executors really allocate, and a layer that
+refuses a batch that cannot fit (run admission: ``tests/app/test_admission.py``)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hqnn.app.config import RunConfig
-from hqnn.app.admission import check_fits, check_run
 from hqnn.memory import GIB, ResourceError, available_bytes, largest_fitting, shift_rows, statevector_bytes
-
-TEN = tuple(range(10))
 
 
 def test_statevector_and_rows_arithmetic():
@@ -26,13 +22,15 @@ def test_statevector_and_rows_arithmetic():
 
 PEAK = textwrap.dedent(
     """
-    import sys, torch
+    import json, sys, torch
     import hqnn
     torch.set_num_threads(1)
     backend, shots, n, batch = sys.argv[1], (None if sys.argv[2] == "-" else int(sys.argv[2])), int(sys.argv[3]), int(sys.argv[4])
+    readout = json.loads(sys.argv[5])  # {"readout": ...}, or {"observables": letters, each repeated on every qubit}
     def layer(n):
         model = hqnn.angle_encoder(n).then(hqnn.entangling_ansatz(n, 2))
-        return hqnn.Hybrid(backend, shots, **model.hybrid_kwargs(), readout="z", seed=0)
+        kwargs = {"observables": [p * n for p in readout["observables"]]} if "observables" in readout else readout
+        return hqnn.Hybrid(backend, shots, **model.hybrid_kwargs(), **kwargs, seed=0)
     small = torch.rand(70000 if shots is None else 10000, 2, dtype=torch.float64, requires_grad=True)
     layer(2)(small).sum().backward()  # compiles the kernels on a 2-qubit circuit: their memory is not the batch's
     layer, x = layer(n), torch.rand(batch, n, dtype=torch.float64, requires_grad=True)
@@ -48,16 +46,22 @@ PEAK = textwrap.dedent(
 
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux's resettable VmHWM")
 @pytest.mark.parametrize(
-    "backend, shots, n_qubits, batch",
-    [("analytic", "-", 12, 256), ("emulator", "1000", 8, 64)],
-    ids=["reverse mode", "emulator rows"],
+    "backend, shots, n_qubits, batch, readout",
+    [
+        ("analytic", "-", 12, 256, '{"readout": "z"}'),
+        ("analytic", "-", 15, 128, '{"readout": "z"}'),
+        ("analytic", "-", 15, 128, '{"observables": ["Z", "X", "Y"]}'),  # was 20 % over the estimate
+        ("analytic", "-", 11, 128, '{"readout": "probabilities"}'),  # the readout's 4**n matrix: was 10× over
+        ("emulator", "1000", 8, 64, '{"readout": "z"}'),
+    ],
+    ids=["reverse mode", "reverse mode 15 qubits", "reverse mode 3 settings", "reverse mode distribution", "emulator rows"],
 )
-def test_estimate_covers_the_measured_peak(backend, shots, n_qubits, batch):
+def test_estimate_covers_the_measured_peak(backend, shots, n_qubits, batch, readout):
     """The estimate is the layer's real peak (RSS high-water mark of a fresh process), within a factor of 3."""
     # Large blocks straight from (and back to) the kernel, so the high-water mark is what the batch holds at once.
     env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}
     run = subprocess.run(
-        [sys.executable, "-c", PEAK, backend, shots, str(n_qubits), str(batch)],
+        [sys.executable, "-c", PEAK, backend, shots, str(n_qubits), str(batch), readout],
         capture_output=True,
         text=True,
         timeout=300,
@@ -77,56 +81,9 @@ def test_available_memory_is_positive_and_at_most_meminfo():
         assert available <= total
 
 
-def test_check_fits_and_largest_fitting():
-    check_fits("a layer", 10, 10, "fine")
-    with pytest.raises(
-        ResourceError, match=r"a layer needs ~2\.0 GiB of memory, this machine has 1\.0 GiB available: try 3"
-    ):
-        check_fits("a layer", 2 * GIB, GIB, "try 3")
+def test_largest_fitting():
     assert largest_fitting(lambda v: 10 * v, 95, below=1000) == 9
     assert largest_fitting(lambda v: 10 * v, 5, below=1000) is None
-
-
-@pytest.mark.parametrize(
-    "config, message",
-    [
-        (
-            RunConfig(qubits=30),
-            r"--qubits 30 \(the statevector simulation\) needs ~32\.\d GiB .* 8\.0 GiB available: the largest that fits is --qubits 27",
-        ),
-        (
-            RunConfig(digits=TEN, qubits=18, batch_size=16, backend="emulator"),
-            r"--qubits 18 .*the largest that fits is --qubits 15",
-        ),
-        (
-            RunConfig(shots=10**12),
-            r"--shots 1000000000000 \(Aer's shot sampling\) needs ~119,\d+\.\d GiB .*the largest that fits is --shots 6\d{7}",
-        ),
-        (
-            RunConfig(ddp=64),
-            r"--ddp 64 starts 64 training processes but this machine has 4 usable cores: the largest that fits is --ddp 4",
-        ),
-        (
-            RunConfig(ddp=4, digits=TEN, qubits=17, batch_size=16, backend="analytic"),
-            r"--ddp 4 \(3\.\d GiB per process\) .*the largest that fits is --ddp 2",
-        ),
-        (
-            RunConfig(digits=TEN, qubits=2, batch_size=10**8, backend="analytic"),
-            r"even --qubits 1 does not fit: lower --batch-size",
-        ),
-    ],
-)
-def test_check_run_names_the_flag_and_the_largest_value(config, message):
-    with pytest.raises(ResourceError, match=message):
-        check_run(config, available=8 * GIB, cores=4)
-
-
-def test_check_run_passes_what_fits():
-    check_run(RunConfig(), available=8 * GIB, cores=1)
-    check_run(
-        RunConfig(shots=10**12, backend="emulator"), available=8 * GIB, cores=1
-    )  # binomial draws: no per-shot memory
-    check_run(RunConfig(digits=TEN, qubits=4, batch_size=16, backend="emulator", ddp=2), available=8 * GIB, cores=2)
 
 
 def test_layer_refuses_a_job_that_cannot_fit_and_names_the_largest_batch():
