@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .. import __version__
 from .atomic import check_writable, remove_stale_temps
-from ..validation import DIFF_METHODS
+from ..validation import DIFF_METHODS, STOCHASTIC_METHODS
 from .choices import BACKENDS, LOSSES, SOURCES
 from .config import MULTICLASS_LR, ConfigError, RunConfig
 from .admission import check_run
@@ -425,7 +425,11 @@ def _describe(config: RunConfig) -> str:
         return f"the classical head ({'sigmoid' if config.chapter_model else f'tanh, {config.qubits} units'}){processes}"
     shots = "exact" if config.backend == "analytic" or config.shots is None else f"{config.shots} shots"
     circuit = "" if config.chapter_model else f"{config.qubits} qubits, {config.reps} reps, "
-    return f"the hybrid head ({circuit}{config.backend}, {shots}, shift {config.shift:.4g}){processes}"
+    estimator = ""
+    if config.diff_method in STOCHASTIC_METHODS:  # the options given; the others take the estimator's defaults
+        given = {"k": config.k, "c": config.spsa_c, "directions": config.directions, "shift_shots": config.shift_shots}
+        estimator = ", " + " ".join([config.diff_method, *(f"{k}={v}" for k, v in given.items() if v is not None)])
+    return f"the hybrid head ({circuit}{config.backend}, {shots}, shift {config.shift:.4g}{estimator}){processes}"
 
 
 def _head_title(config: RunConfig) -> str:

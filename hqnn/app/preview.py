@@ -1,7 +1,7 @@
 """``hqnn train --dry-run``: what a recipe will submit before it runs — jobs, circuits and executions (circuits ×
 shots) per step, per epoch and for the whole run, from :meth:`hqnn.Hybrid.cost` and the exact batch sizes the
 data loader will make (``ddp`` processes each take ``ceil(n / ddp)`` samples, the last batch is smaller).
-Evaluation (the test split and the shown predictions, forward only) is counted apart. Nothing runs, nothing
+Evaluation (the test split with ``--eval-shots``, and the shown predictions, forward only) is counted apart. Nothing runs, nothing
 is written, no data is loaded."""
 
 from __future__ import annotations
@@ -39,8 +39,10 @@ def run_cost(config: RunConfig) -> RunCost:
     """The cost of training ``config`` (see the module docstring); a classical head costs nothing."""
     from ..layer import Hybrid
     from .models import build_model
+    from .train import evaluated_with
 
-    layers = [m for m in build_model(config).modules() if isinstance(m, Hybrid)]
+    model = build_model(config)
+    layers = [m for m in model.modules() if isinstance(m, Hybrid)]
 
     def cost(batch: int, backward: bool = True) -> JobCost:
         return sum((layer.cost(batch, backward) for layer in layers), JobCost(0, 0, 0))
@@ -49,9 +51,9 @@ def run_cost(config: RunConfig) -> RunCost:
     epoch_batches = batches(per_process, config.batch_size)
     epoch = sum((cost(b) * (k * config.ddp) for b, k in epoch_batches), JobCost(0, 0, 0))
     test = config.test_per_class * config.n_classes
-    evaluation = sum(
-        (cost(b, False) * k for b, k in batches(test, EVALUATION_BATCH) + [(min(SHOWN, test), 1)]), JobCost(0, 0, 0)
-    )
+    with evaluated_with(model, config.eval_shots):  # --eval-shots: exact (0), emulated shots, or as trained
+        tests = sum((cost(b, False) * k for b, k in batches(test, EVALUATION_BATCH)), JobCost(0, 0, 0))
+    evaluation = tests + cost(min(SHOWN, test), False)  # the shown predictions run on the layers as trained
     steps = sum(k for _, k in epoch_batches)
     return RunCost(cost(min(config.batch_size, per_process)), steps, epoch, epoch * config.epochs, evaluation)
 

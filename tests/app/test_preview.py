@@ -12,7 +12,7 @@ import pytest
 
 from hqnn.app.cli import main
 from hqnn.app.config import RunConfig
-from hqnn.app.preview import batches, run_cost
+from hqnn.app.preview import SHOWN, batches, run_cost
 from hqnn.cost import JobCost
 from hqnn.executors import AerExecutor, EmulatorExecutor
 
@@ -90,3 +90,22 @@ def test_dry_run_counts_exactly_what_training_submits(tmp_path, monkeypatch, cap
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["train_executions"] == cost.run.executions  # what the run records is what the preview said
     assert f"{cost.run.executions:,}" in preview and cost.run.jobs == 2 * cost.steps_per_epoch
+
+
+def test_dry_run_counts_estimators_and_eval_shots_as_the_run_records_them(tmp_path, capsys):
+    recipe = ["--backend", "emulator", "--digits", "0", "1", "2", "--qubits", "2", "--reps", "1", "--batch-size", "4"]
+    recipe += ["--epochs", "1", "--train-per-class", "5", "--test-per-class", "3", "--shots", "20"]
+    recipe += ["--diff-method", "sampled-shift", "--k", "1", "--shift-shots", "2", "--eval-shots", "7"]
+    assert main(["train", *recipe, "--dry-run"]) == 0
+    preview = capsys.readouterr().out
+    assert main(["train", *recipe, "--out", str(tmp_path / "run")]) == 0
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    config = RunConfig(
+        backend="emulator", digits=(0, 1, 2), qubits=2, reps=1, batch_size=4, epochs=1, train_per_class=5,
+        test_per_class=3, shots=20, diff_method="sampled-shift", k=1, shift_shots=2, eval_shots=7,
+    )
+    cost = run_cost(config)
+    assert metrics["train_executions"] == cost.run.executions > 0
+    assert f"{cost.run.executions:,}" in preview
+    shown = min(SHOWN, 9) * 20  # the shown predictions: one Z setting per row, the trained layer's 20 shots
+    assert metrics["eval_executions"] == cost.evaluation.executions - shown == 9 * 7  # 9 test digits, 7 shots
