@@ -21,21 +21,13 @@ import torch
 import hqnn.app.admission
 import hqnn.app.train
 from hqnn.app.checkpoint import load_checkpoint
-from hqnn.app.cli import build_parser, main
+from hqnn.app.cli import build_parser
 from hqnn.app.lock import LOCK_NAME
 from hqnn.memory import format_bytes
+from test_cli import run
 
 TINY = ["--epochs", "1", "--train-per-class", "4", "--test-per-class", "2", "--backend", "classical"]
 SLOW = ["--backend", "analytic", "--epochs", "40", "--batch-size", "4", "--train-per-class", "100"]
-
-
-def run(capsys, *argv) -> tuple[int, str, str]:
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as stop:
-        code = stop.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def hqnn_script() -> str:

@@ -8,7 +8,6 @@ import json
 
 import pytest
 import torch
-from torch.utils.data import Subset
 
 from hqnn.app.checkpoint import load_checkpoint
 from hqnn.app.cli import main
