@@ -18,6 +18,7 @@ from qiskit.circuit import Parameter
 from torch.autograd.function import once_differentiable
 
 from .constants import TensorCache
+from .kernels import rows as kernel_rows
 from .kernels.statevector import MAX_DENSE_QUBITS, Program
 from .readout import Readout, Setting
 
@@ -215,19 +216,22 @@ class TorchStatevector:
 
 
 class _KernelStates(torch.autograd.Function):
-    """States from the numba kernels; backward by their adjoint sweep (computed in complex128)."""
+    """States from the numba kernels; backward by their adjoint sweep (computed in complex128), chunks of rows on
+    ``torch.get_num_threads()`` threads (bit-identical results for any count)."""
 
     @staticmethod
     def forward(ctx, angles: torch.Tensor, program: Program) -> torch.Tensor:
         host = angles.detach().to(torch.float64).numpy()
-        states = program.states(host)
+        states = kernel_rows.states(program, host, torch.get_num_threads())  # issue 13: rows on every core
         ctx.program, ctx.host, ctx.states, ctx.dtype = program, host, states, angles.dtype
         return torch.from_numpy(states).to(_complex(angles.dtype))
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad: torch.Tensor):
-        grads = ctx.program.angle_gradients(ctx.host, ctx.states, grad.to(torch.complex128).numpy())
+        grads = kernel_rows.angle_gradients(  # issue 13: rows on every core
+            ctx.program, ctx.host, ctx.states, grad.to(torch.complex128).numpy(), torch.get_num_threads()
+        )
         return torch.from_numpy(grads).to(ctx.dtype), None
 
 
