@@ -11,6 +11,7 @@ the chunk size. How many threads run is numba's setting at the call (``numba.set
 import numba
 import numpy as np
 
+from . import fused
 from .statevector import _D, CHUNK, _backward_chunk, _forward_chunk
 
 #: Fewest rows in a chunk (the kernels vectorize over a chunk's rows: 8 float64 per AVX-512 register).
@@ -63,35 +64,45 @@ def _max_run(ops) -> int:
     return int(getattr(ops, "max_run", None) or ops[12])
 
 
-def states(program, angles: np.ndarray, threads: int) -> np.ndarray:
-    """:meth:`Program.states` on ``threads`` threads (bit-identical for any count)."""
+def states(program, angles: np.ndarray, threads: int, fuse: bool = True) -> np.ndarray:
+    """:meth:`Program.states` on ``threads`` threads (bit-identical for any count); ``fuse``: runs on distinct
+    qubits in one pass each group (:mod:`hqnn.kernels.fused`, bit-identical states)."""
     ops = program.arrays()[0]
     out = np.empty((len(angles), 1 << program.n_qubits), dtype=np.complex128)
     if len(out):
         threads = _threads(threads, len(out))
         chunk = chunk_rows(program.n_qubits, len(out), threads)
-        forward_rows(ops, program._factor_tables(angles), out, program.n_qubits, _max_run(ops), chunk, threads)
+        n, factors = program.n_qubits, program._factor_tables(angles)
+        if fuse:
+            k = fused.group_size(chunk)
+            plan = fused.plan(program, k)
+            fused.forward_rows(ops, plan.fields, plan.arrays, factors, out, n, _max_run(ops), chunk, k, threads)
+        else:
+            forward_rows(ops, factors, out, n, _max_run(ops), chunk, threads)
     return out
 
 
-def angle_gradients(program, angles: np.ndarray, states: np.ndarray, grads: np.ndarray, threads: int) -> np.ndarray:
-    """:meth:`Program.angle_gradients` on ``threads`` threads (bit-identical for any count)."""
+def angle_gradients(
+    program, angles: np.ndarray, states: np.ndarray, grads: np.ndarray, threads: int, fuse: bool = True
+) -> np.ndarray:
+    """:meth:`Program.angle_gradients` on ``threads`` threads (bit-identical for any count); ``fuse``: each group
+    of runs undone in one pass (equal to the run-by-run sweep to rounding)."""
     ops, _, columns, _ = program.arrays()
     per_rotation = np.zeros((len(angles), len(columns)))
     if len(angles):
         threads = _threads(threads, len(angles))
         chunk = chunk_rows(program.n_qubits, len(angles), threads)
-        backward_rows(
-            ops,
-            program._factor_tables(angles),
-            np.ascontiguousarray(states, dtype=np.complex128),
-            np.ascontiguousarray(grads, dtype=np.complex128),
-            per_rotation,
-            program.n_qubits,
-            _max_run(ops),
-            chunk,
-            threads,
-        )
+        n, factors = program.n_qubits, program._factor_tables(angles)
+        states = np.ascontiguousarray(states, dtype=np.complex128)
+        grads = np.ascontiguousarray(grads, dtype=np.complex128)
+        if fuse:
+            k = fused.group_size(chunk)
+            plan = fused.plan(program, k)
+            fused.backward_rows(
+                ops, plan.fields, plan.arrays, factors, states, grads, per_rotation, n, _max_run(ops), chunk, k, threads
+            )
+        else:
+            backward_rows(ops, factors, states, grads, per_rotation, n, _max_run(ops), chunk, threads)
     out = np.zeros(np.shape(angles))
     np.add.at(out, (slice(None), columns), per_rotation)
     return out

@@ -1,0 +1,355 @@
+"""Fewer passes over the state: runs of single-qubit gates on distinct qubits applied in one pass (issue 13).
+
+Between two multi-qubit operations, a :class:`~hqnn.kernels.statevector.Program` holds runs on distinct qubits;
+they commute. A *group* of up to k of them is applied tile by tile: a tile is the 2**k amplitudes that differ only
+in the group's qubits (each one a line of the chunk's rows, side by side), small enough to stay in the core's L1
+cache while every run of the group acts on it in program order. One pass over the state per group instead of one
+per run, and no more arithmetic: each amplitude goes through exactly the same operations as in the run-by-run
+kernels, so the forward states are bit-identical to theirs.
+
+The backward undoes a group tile by tile as well (runs in reverse order: the state, the run's correlation
+Σ conj(l_a)·s_b, the adjoint), then each angle's derivative follows from its run's 2×2 correlation by small
+products, as in :func:`~hqnn.kernels.statevector._backward_chunk`. The correlations are summed tile by tile, so
+the angle gradients equal the run-by-run kernels' to rounding (≤ 1e-12), and are bit-identical run to run and
+for any thread count (a row never meets another).
+"""
+
+import weakref
+
+import numba
+import numpy as np
+
+from .statevector import (
+    _D,
+    CHUNK,
+    DENSE,
+    PERMUTATION,
+    RUN,
+    _apply_dense,
+    _base,
+    _dagger_rows,
+    _dense_rows,
+    _factor_rows,
+    _identity_rows,
+    _mul_rows,
+    _overlap_dense,
+    _permute_op,
+    _run_matrix,
+)
+
+#: Most runs in one group (a tile of 2**k lines).
+MAX_GROUP = 6
+#: A tile's bytes (2**k amplitudes × the chunk's rows × re, im) are kept under this (the core's L1 data cache).
+TILE_BYTES = 32 << 10
+
+
+def group_size(chunk: int) -> int:
+    """Runs per group for chunks of ``chunk`` rows: the largest k ≤ MAX_GROUP whose tile fits TILE_BYTES."""
+    k = 1
+    while k < MAX_GROUP and (2 << k) * chunk * 16 <= TILE_BYTES:
+        k += 1
+    return k
+
+
+def _field(ops, name: str, position: int):
+    """A field of the kernels' ``ops`` bundle, by name when it has names."""
+    return getattr(ops, name) if hasattr(ops, name) else ops[position]
+
+
+class Plan:
+    """The groups of a program for a group size: arrays for the kernels (see :func:`plan`)."""
+
+    def __init__(self, ops, n: int, k: int):
+        kind = np.asarray(_field(ops, "kind", 1))
+        qubit = np.asarray(_field(ops, "op_qubit", 2))
+        group_of = np.full(len(kind), -1, dtype=np.int64)
+        groups: list[list[int]] = []
+        o = 0
+        while o < len(kind):
+            if kind[o] != RUN:
+                o += 1
+                continue
+            end = o
+            while end < len(kind) and kind[end] == RUN:
+                end += 1
+            for start in range(o, end, k):
+                members = list(range(start, min(start + k, end)))
+                assert len({int(qubit[m]) for m in members}) == len(members), "runs of a group share a qubit"
+                group_of[start] = len(groups)
+                groups.append(members)
+            o = end
+        count = len(groups)
+        self.group_of = group_of
+        self.group_count = np.array([len(g) for g in groups], dtype=np.int64).reshape(count)
+        self.group_ordered = np.zeros((max(count, 1), k), dtype=np.int64)
+        self.group_pairs = np.zeros((max(count, 1), k, 1 << (k - 1)), dtype=np.int64)
+        for g, members in enumerate(groups):
+            qubits = [int(qubit[m]) for m in members]
+            self.group_ordered[g, : len(qubits)] = sorted(qubits)
+            for j, q in enumerate(qubits):
+                others = [p for p in qubits if p != q]
+                for t in range(1 << len(others)):
+                    self.group_pairs[g, j, t] = sum(((t >> i) & 1) << p for i, p in enumerate(others))
+        self.arrays = (self.group_of, self.group_count, self.group_ordered, self.group_pairs)
+        self.fields = tuple(
+            np.asarray(_field(ops, name, i))
+            for name, i in (("kind", 1), ("op_qubit", 2), ("op_first", 3), ("op_last", 4), ("op_dim", 5),
+                            ("op_offsets", 6), ("op_ordered", 7))
+        )
+
+
+_PLANS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def plan(program, k: int) -> Plan:
+    """The program's groups of up to ``k`` runs (built once per program and k)."""
+    plans = _PLANS.setdefault(program, {})
+    if k not in plans:
+        plans[k] = Plan(program.arrays()[0], program.n_qubits, k)
+    return plans[k]
+
+
+# --- one group on a chunk -------------------------------------------------------------------------------------------
+
+
+@numba.njit(cache=True, inline="always")
+def _pair(re, im, i, j, m, rows):
+    """The 2×2 per-row matrices m (8, chunk) on amplitudes i, j (the same arithmetic as ``_apply_run``)."""
+    for c in range(rows):
+        xr, xi, yr, yi = re[i, c], im[i, c], re[j, c], im[j, c]
+        re[i, c] = m[0, c] * xr - m[1, c] * xi + m[2, c] * yr - m[3, c] * yi
+        im[i, c] = m[0, c] * xi + m[1, c] * xr + m[2, c] * yi + m[3, c] * yr
+        re[j, c] = m[4, c] * xr - m[5, c] * xi + m[6, c] * yr - m[7, c] * yi
+        im[j, c] = m[4, c] * xi + m[5, c] * xr + m[6, c] * yi + m[7, c] * yr
+
+
+@numba.njit(cache=True, inline="always")
+def _correlate_pair(sre, sim, lre, lim, i, j, g, rows):
+    for c in range(rows):
+        pr, pi, qr, qi = sre[i, c], sim[i, c], sre[j, c], sim[j, c]
+        ur, ui, vr, vi = lre[i, c], lim[i, c], lre[j, c], lim[j, c]
+        g[0, c] += ur * pr + ui * pi
+        g[1, c] += ur * pi - ui * pr
+        g[2, c] += ur * qr + ui * qi
+        g[3, c] += ur * qi - ui * qr
+        g[4, c] += vr * pr + vi * pi
+        g[5, c] += vr * pi - vi * pr
+        g[6, c] += vr * qr + vi * qi
+        g[7, c] += vr * qi - vi * qr
+
+
+@numba.njit(cache=True, inline="always")
+def _apply_group(re, im, size, qubits, count, ordered, pairs, mats, rows):
+    """Runs j = 0 … count − 1 (qubit qubits[j], matrix mats[j]) in order, tile by tile."""
+    half = 1 << (count - 1)
+    for b in range(size >> count):
+        base = _base(b, ordered, count)
+        for j in range(count):
+            stride = 1 << qubits[j]
+            for t in range(half):
+                i = base + pairs[j, t]
+                _pair(re, im, i, i + stride, mats[j], rows)
+
+
+@numba.njit(cache=True, inline="always")
+def _undo_group(sre, sim, lre, lim, size, qubits, count, ordered, pairs, mats, corr, rows):
+    """Runs j = count − 1 … 0 undone (mats[j]: daggered) on the state and the adjoint, tile by tile; corr[j] gets
+    run j's correlation (l before, s after)."""
+    half = 1 << (count - 1)
+    for j in range(count):
+        for e in range(8):
+            for c in range(rows):
+                corr[j, e, c] = 0.0
+    for b in range(size >> count):
+        base = _base(b, ordered, count)
+        for j in range(count - 1, -1, -1):
+            stride = 1 << qubits[j]
+            for t in range(half):
+                i = base + pairs[j, t]
+                _pair(sre, sim, i, i + stride, mats[j], rows)
+                _correlate_pair(sre, sim, lre, lim, i, i + stride, corr[j], rows)
+                _pair(lre, lim, i, i + stride, mats[j], rows)
+
+
+@numba.njit(cache=True, inline="always")
+def _run_gradients(first, last, r0, rows, factors, correlation, prefix, factor, tmp, suffix, matrix, out):
+    """Each rotation factor's derivative in a run F_m … F_1 from its correlation (as ``_backward_chunk``)."""
+    rotation = factors[2]
+    _identity_rows(prefix[0], rows)
+    for t in range(last - first):
+        _factor_rows(first + t, r0, rows, factors, factor, False)
+        _mul_rows(factor, prefix[t], prefix[t + 1], rows)
+    _identity_rows(suffix, rows)
+    for t in range(last - first - 1, -1, -1):
+        f = first + t
+        if rotation[f] >= 0:
+            _factor_rows(f, r0, rows, factors, factor, True)
+            _mul_rows(factor, prefix[t], tmp, rows)
+            _mul_rows(suffix, tmp, matrix, rows)
+            for c in range(rows):
+                total = 0.0
+                for e in range(4):
+                    total += matrix[2 * e, c] * correlation[2 * e, c]
+                    total -= matrix[2 * e + 1, c] * correlation[2 * e + 1, c]
+                out[r0 + c, rotation[f]] += total
+        _factor_rows(f, r0, rows, factors, factor, False)
+        _mul_rows(suffix, factor, tmp, rows)
+        suffix[:, :rows] = tmp[:, :rows]
+
+
+@numba.njit(cache=True, inline="always")
+def _daggered_run(first, last, r0, rows, factors, prefix, factor, out):
+    """The run's matrix (F_m … F_1)† per row, its product taken as ``_backward_chunk`` takes it."""
+    _identity_rows(prefix[0], rows)
+    for t in range(last - first):
+        _factor_rows(first + t, r0, rows, factors, factor, False)
+        _mul_rows(factor, prefix[t], prefix[t + 1], rows)
+    _dagger_rows(prefix[last - first], out, rows)
+
+
+# --- a chunk of rows ------------------------------------------------------------------------------------------------
+
+#: Amplitudes per block when moving states between the row-major arrays and a chunk's amplitude-major buffers
+#: (element by element, every write of a row's amplitude jumped 2**n·16 bytes: 11 ms of a 12-qubit forward at
+#: 256 rows for a single gate).
+TRANSPOSE_BLOCK = 64
+
+
+@numba.njit(cache=True, inline="always")
+def _load(source, r0, rows, re, im, size):
+    """re, im[i, c] = source[r0 + c, i] block by block."""
+    for i0 in range(0, size, TRANSPOSE_BLOCK):
+        i1 = min(i0 + TRANSPOSE_BLOCK, size)
+        for c in range(rows):
+            for i in range(i0, i1):
+                value = source[r0 + c, i]
+                re[i, c], im[i, c] = value.real, value.imag
+
+
+@numba.njit(cache=True, inline="always")
+def _store(re, im, size, r0, rows, out):
+    """out[r0 + c, i] = re[i, c] + i·im[i, c] block by block."""
+    for i0 in range(0, size, TRANSPOSE_BLOCK):
+        i1 = min(i0 + TRANSPOSE_BLOCK, size)
+        for c in range(rows):
+            for i in range(i0, i1):
+                out[r0 + c, i] = complex(re[i, c], im[i, c])
+
+
+@numba.njit(cache=True)
+def _workspace(n, max_run, chunk, k):
+    size = 1 << n
+    states = np.empty((6, size, chunk))  # re, im, scratch re, scratch im, adjoint re, adjoint im
+    small = np.empty((5, 8, chunk))  # matrix, factor, tmp, suffix, spare
+    prefix = np.empty((max_run + 1, 8, chunk))
+    dense = np.empty((2, chunk, _D, _D), dtype=np.complex128)
+    group = np.empty((2, k, 8, chunk))  # each run's matrix, each run's correlation
+    return states, small, prefix, dense, np.empty(_D, dtype=np.complex128), np.empty(chunk), group
+
+
+@numba.njit(cache=True, inline="always")
+def _forward_chunk(r0, rows, n, ops, fields, plan, factors, out, work):
+    kind, op_qubit, op_first, op_last, op_dim, op_offsets, op_ordered = fields
+    group_of, group_count, group_ordered, group_pairs = plan
+    size = 1 << n
+    buffers, small, _, dense, amps, _, group = work
+    re, im, scratch_re, scratch_im = buffers[0], buffers[1], buffers[2], buffers[3]
+    factor, tmp, mats = small[1], small[2], group[0]
+    for i in range(size):
+        for c in range(rows):
+            re[i, c], im[i, c] = 0.0, 0.0
+    for c in range(rows):
+        re[0, c] = 1.0
+    o = 0
+    while o < len(kind):
+        if kind[o] == PERMUTATION:
+            _permute_op(o, ops, re, im, scratch_re, scratch_im, False, rows)
+            o += 1
+        elif kind[o] == RUN:
+            g = group_of[o]
+            count = group_count[g]
+            for j in range(count):
+                _run_matrix(op_first[o + j], op_last[o + j], r0, rows, factors, mats[j], factor, tmp)
+            _apply_group(re, im, size, op_qubit[o : o + count], count, group_ordered[g], group_pairs[g], mats, rows)
+            o += count
+        else:
+            _dense_rows(op_first[o], r0, rows, op_dim[o], factors, dense[0], False)
+            _apply_dense(re, im, size, op_offsets[o], op_ordered[o], op_qubit[o], dense[0], False, rows, amps)
+            o += 1
+    _store(re, im, size, r0, rows, out)
+
+
+@numba.njit(cache=True, inline="always")
+def _backward_chunk(r0, rows, n, ops, fields, plan, factors, states, grads, out, work):
+    kind, op_qubit, op_first, op_last, op_dim, op_offsets, op_ordered = fields
+    group_of, group_count, group_ordered, group_pairs = plan
+    rotation = factors[2]
+    size = 1 << n
+    buffers, small, prefix, dense, amps, overlaps, group = work
+    sre, sim, scratch_re, scratch_im, lre, lim = buffers[0], buffers[1], buffers[2], buffers[3], buffers[4], buffers[5]
+    matrix, factor, tmp, suffix = small[0], small[1], small[2], small[3]
+    mats, corr = group[0], group[1]
+    _load(states, r0, rows, sre, sim, size)
+    _load(grads, r0, rows, lre, lim, size)
+    # walk the operations backwards; a group is met at its last run and handled from its first
+    o = len(kind) - 1
+    while o >= 0:
+        if kind[o] == PERMUTATION:
+            _permute_op(o, ops, sre, sim, scratch_re, scratch_im, True, rows)
+            _permute_op(o, ops, lre, lim, scratch_re, scratch_im, True, rows)
+            o -= 1
+            continue
+        if kind[o] == DENSE:
+            f, k, offsets, ordered = op_first[o], op_qubit[o], op_offsets[o], op_ordered[o]
+            _dense_rows(f, r0, rows, op_dim[o], factors, dense[0], False)
+            _apply_dense(sre, sim, size, offsets, ordered, k, dense[0], True, rows, amps)
+            if rotation[f] >= 0:
+                _dense_rows(f, r0, rows, op_dim[o], factors, dense[1], True)
+                _overlap_dense(lre, lim, sre, sim, size, offsets, ordered, k, dense[1], rows, amps, overlaps)
+                for c in range(rows):
+                    out[r0 + c, rotation[f]] += overlaps[c]
+            _apply_dense(lre, lim, size, offsets, ordered, k, dense[0], True, rows, amps)
+            o -= 1
+            continue
+        start = o
+        while group_of[start] < 0:
+            start -= 1
+        g = group_of[start]
+        count = group_count[g]
+        for j in range(count):
+            _daggered_run(op_first[start + j], op_last[start + j], r0, rows, factors, prefix, factor, mats[j])
+        _undo_group(
+            sre, sim, lre, lim, size, op_qubit[start : start + count], count, group_ordered[g], group_pairs[g],
+            mats, corr, rows,
+        )
+        for j in range(count):
+            _run_gradients(
+                op_first[start + j], op_last[start + j], r0, rows, factors, corr[j], prefix, factor, tmp, suffix,
+                matrix, out,
+            )
+        o = start - 1
+
+
+@numba.njit(cache=True, parallel=True)
+def forward_rows(ops, fields, plan, factors, out, n, max_run, chunk, k, threads):
+    """Final states of every row into ``out`` (R, 2**n) complex128, chunks of rows across ``threads``."""
+    count = (len(out) + chunk - 1) // chunk
+    for t in numba.prange(threads):
+        work = _workspace(n, max_run, chunk, k)
+        for q in range(t, count, threads):
+            r0 = q * chunk
+            _forward_chunk(r0, min(chunk, len(out) - r0), n, ops, fields, plan, factors, out, work)
+
+
+@numba.njit(cache=True, parallel=True)
+def backward_rows(ops, fields, plan, factors, states, grads, out, n, max_run, chunk, k, threads):
+    """Each row's gradient by each rotation factor into ``out`` (R, rotations)."""
+    count = (len(out) + chunk - 1) // chunk
+    for t in numba.prange(threads):
+        work = _workspace(n, max_run, chunk, k)
+        for q in range(t, count, threads):
+            r0 = q * chunk
+            _backward_chunk(r0, min(chunk, len(out) - r0), n, ops, fields, plan, factors, states, grads, out, work)
+
+
+__all__ = ["CHUNK", "MAX_GROUP", "Plan", "backward_rows", "forward_rows", "group_size", "plan"]
