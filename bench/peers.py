@@ -120,23 +120,72 @@ class TensorCircuitLayer:
         tc.set_dtype("complex128")
         n = circuit.num_qubits
         ops = _program(circuit, inputs, weights)
-        flips, phases = _pauli_tables(observables(options, n), n, lambda q: n - 1 - q)  # qubit 0 is tc's top bit
-        flips, phases = jnp.asarray(flips), jnp.asarray(phases)
+        labels = observables(options, n)
+        _, phases = _pauli_tables(labels, n, lambda q: n - 1 - q)  # qubit 0 is tc's top bit (axis 0)
+        paulis = [
+            (tuple(q for q, letter in enumerate(reversed(label)) if letter in "XY"), jnp.asarray(p.reshape((2,) * n)))
+            for label, p in zip(labels, phases)
+        ]
+
+        def matrix(name, theta):
+            if name == "h":
+                return jnp.array([[1, 1], [1, -1]], dtype=jnp.complex128) / np.sqrt(2)
+            c, s = jnp.cos(theta / 2), jnp.sin(theta / 2)
+            if name == "rx":
+                return jnp.array([[c, -1j * s], [-1j * s, c]], dtype=jnp.complex128)
+            if name == "ry":
+                return jnp.array([[c, -s], [s, c]], dtype=jnp.complex128)
+            if name == "rz":
+                return jnp.array([[c - 1j * s, 0], [0, c + 1j * s]], dtype=jnp.complex128)
+            return jnp.array([[1, 0], [0, jnp.exp(1j * theta)]], dtype=jnp.complex128)  # p
 
         def outputs(x, w):
-            c = tc.Circuit(n)
+            # tensorcircuit-ng's fastest form: every run of single-qubit gates merged into one matrix, the runs
+            # before a qubit's first two-qubit gate absorbed into the starting product state, one c.state().
+            pending, entangled, actions = {}, set(), []
+            start = [None] * n
+
+            def flush(q):
+                if q in pending:
+                    m = pending.pop(q)
+                    if q in entangled:
+                        actions.append(("any", (q,), m))
+                    else:
+                        start[q] = m[:, 0]
+                entangled.add(q)
+
             for name, qubits, angle in ops:
-                if name == "h":
-                    c.h(qubits[0])
+                if len(qubits) == 1:
+                    g = matrix(name, None if angle is None else angle(x, w))
+                    q = qubits[0]
+                    pending[q] = g @ pending[q] if q in pending else g
+                else:
+                    for q in qubits:
+                        flush(q)
+                    actions.append((name, qubits, None))
+            for q in range(n):
+                if q not in entangled and q in pending:
+                    start[q] = pending.pop(q)[:, 0]
+                flush(q)
+            zero = jnp.array([1.0, 0.0], dtype=jnp.complex128)
+            state = zero if start[0] is None else start[0]
+            for q in range(1, n):  # qubit 0 is tc's most significant
+                state = jnp.kron(state, zero if start[q] is None else start[q])
+            c = tc.Circuit(n, inputs=state)
+            for name, qubits, m in actions:
+                if name == "any":
+                    c.any(qubits[0], unitary=m)
                 elif name == "cx":
                     c.cnot(*qubits)
-                elif name == "cz":
+                else:
                     c.cz(*qubits)
-                else:  # rx, ry, rz, p (= rz up to a global phase, which no expectation sees)
-                    gate = {"rx": c.rx, "ry": c.ry, "rz": c.rz, "p": c.rz}[name]
-                    gate(qubits[0], theta=angle(x, w))
-            psi = c.state()
-            return jnp.real(jnp.sum(jnp.conj(psi[flips]) * phases * psi[None, :], axis=1))
+            psi = c.state().reshape((2,) * n)
+            # P|ψ⟩ by flipping the X/Y axes (a gather's gradient is a scatter, slow on XLA's CPU)
+            values = []
+            for axes, phase in paulis:
+                flipped = jnp.flip(psi, axes) if axes else psi
+                values.append(jnp.real(jnp.sum(jnp.conj(flipped) * phase * psi)))
+            return jnp.stack(values)
 
         batched = jax.vmap(outputs, (0, None))
         self._values = jax.jit(batched)
