@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import torch
 from qiskit import QuantumCircuit
@@ -19,6 +20,8 @@ from torch.autograd.function import once_differentiable
 
 from .constants import TensorCache
 from .kernels import rows as kernel_rows
+from .kernels.probabilities import probabilities as probabilities_kernel
+from .kernels.probabilities import probabilities_backward as probabilities_backward_kernel
 from .kernels.statevector import MAX_DENSE_QUBITS, Program
 from .readout import Readout, Setting
 
@@ -257,7 +260,35 @@ def _factor(gate):
 
 
 def _probabilities(state: torch.Tensor) -> torch.Tensor:
+    if state.device.type == "cpu" and state.dtype in (torch.complex64, torch.complex128) and state.dim() == 2:
+        return _KernelProbabilities.apply(state)  # issue 13: one pass forward, one backward
     return state.real.square() + state.imag.square()
+
+
+class _KernelProbabilities(torch.autograd.Function):
+    """|ψ|² per amplitude by the numba kernels (complex128 inside), on torch.get_num_threads() threads."""
+
+    @staticmethod
+    def forward(ctx, state: torch.Tensor) -> torch.Tensor:
+        host = state.detach().to(torch.complex128).contiguous().numpy()
+        out = np.empty(host.shape)
+        numba.set_num_threads(_kernel_threads())
+        probabilities_kernel(host, out)
+        ctx.host, ctx.dtype = host, state.dtype
+        return torch.from_numpy(out).to(state.real.dtype)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: torch.Tensor):
+        grads = np.ascontiguousarray(grad.detach().to(torch.float64).numpy())
+        out = np.empty(ctx.host.shape, dtype=np.complex128)
+        numba.set_num_threads(_kernel_threads())
+        probabilities_backward_kernel(ctx.host, grads, out)
+        return torch.from_numpy(out).to(ctx.dtype)
+
+
+def _kernel_threads() -> int:
+    return max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
 
 
 def _factors(step) -> tuple:

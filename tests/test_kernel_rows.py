@@ -98,3 +98,31 @@ def test_layer_thread_count_changes_results_by_at_most_1e_12():
         torch.testing.assert_close(a, b, atol=1e-12, rtol=0)
     for a, b in zip(results[0], results[2]):
         assert torch.equal(a, b)  # same thread count: bit-identical
+
+
+@pytest.mark.parametrize("dtype", [torch.complex128, torch.complex64])
+def test_probabilities_kernel_equals_torch_and_ignores_threads(dtype):
+    from hqnn.simulator import _probabilities
+
+    generator = torch.Generator().manual_seed(4)
+    state = torch.randn(70, 64, dtype=dtype, generator=generator)
+    weights = torch.randn(70, 64, dtype=state.real.dtype, generator=generator)
+    results = []
+    previous = torch.get_num_threads()
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            leaf = state.clone().requires_grad_()
+            probs = _probabilities(leaf)
+            (probs * weights).sum().backward()
+            results.append((probs.detach(), leaf.grad))
+    finally:
+        torch.set_num_threads(previous)
+    leaf = state.clone().requires_grad_()
+    reference = leaf.real.square() + leaf.imag.square()
+    (reference * weights).sum().backward()
+    tolerance = 1e-15 if dtype == torch.complex128 else 1e-6
+    assert results[0][0].dtype == reference.dtype and results[0][1].dtype == dtype
+    torch.testing.assert_close(results[0][0], reference.detach(), atol=tolerance, rtol=0)
+    torch.testing.assert_close(results[0][1], leaf.grad, atol=tolerance, rtol=0)
+    assert torch.equal(results[0][0], results[1][0]) and torch.equal(results[0][1], results[1][1])
