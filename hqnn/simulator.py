@@ -22,7 +22,7 @@ from .constants import TensorCache
 from .kernels import rows as kernel_rows
 from .kernels.probabilities import probabilities as probabilities_kernel
 from .kernels.probabilities import probabilities_backward as probabilities_backward_kernel
-from .kernels.statevector import MAX_DENSE_QUBITS, Program
+from .kernels.statevector import MAX_DENSE_QUBITS, PARALLEL_MIN, Program
 from .readout import Readout, Setting
 
 from .validation import MAX_QUBITS  # widest circuit simulated: one row holds 2**n amplitudes
@@ -272,7 +272,7 @@ class _KernelProbabilities(torch.autograd.Function):
     def forward(ctx, state: torch.Tensor) -> torch.Tensor:
         host = state.detach().to(torch.complex128).contiguous().numpy()
         out = np.empty(host.shape)
-        numba.set_num_threads(_kernel_threads())
+        numba.set_num_threads(_kernel_threads(host.size))
         probabilities_kernel(host, out)
         ctx.host, ctx.dtype = host, state.dtype
         return torch.from_numpy(out).to(state.real.dtype)
@@ -282,13 +282,14 @@ class _KernelProbabilities(torch.autograd.Function):
     def backward(ctx, grad: torch.Tensor):
         grads = np.ascontiguousarray(grad.detach().to(torch.float64).numpy())
         out = np.empty(ctx.host.shape, dtype=np.complex128)
-        numba.set_num_threads(_kernel_threads())
+        numba.set_num_threads(_kernel_threads(out.size))
         probabilities_backward_kernel(ctx.host, grads, out)
         return torch.from_numpy(out).to(ctx.dtype)
 
 
-def _kernel_threads() -> int:
-    return max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
+def _kernel_threads(size: int) -> int:
+    """torch's thread count for numba, 1 below PARALLEL_MIN amplitudes (as :func:`hqnn.kernels.rows.states`)."""
+    return 1 if size < PARALLEL_MIN else max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
 
 
 def _factors(step) -> tuple:

@@ -12,7 +12,7 @@ import numba
 import numpy as np
 
 from . import fused
-from .statevector import _D, CHUNK, _backward_chunk, _forward_chunk
+from .statevector import _D, CHUNK, PARALLEL_MIN, _backward_chunk, _forward_chunk
 
 #: Fewest rows in a chunk (the kernels vectorize over a chunk's rows: 8 float64 per AVX-512 register).
 MIN_CHUNK = 8
@@ -70,7 +70,7 @@ def states(program, angles: np.ndarray, threads: int, fuse: bool = True) -> np.n
     ops = program.arrays()[0]
     out = np.empty((len(angles), 1 << program.n_qubits), dtype=np.complex128)
     if len(out):
-        threads = _threads(threads, len(out))
+        threads = _threads(threads, len(out), program.n_qubits)
         chunk = chunk_rows(program.n_qubits, len(out), threads)
         n, factors = program.n_qubits, program._factor_tables(angles)
         if fuse:
@@ -90,7 +90,7 @@ def angle_gradients(
     ops, _, columns, _ = program.arrays()
     per_rotation = np.zeros((len(angles), len(columns)))
     if len(angles):
-        threads = _threads(threads, len(angles))
+        threads = _threads(threads, len(angles), program.n_qubits)
         chunk = chunk_rows(program.n_qubits, len(angles), threads)
         n, factors = program.n_qubits, program._factor_tables(angles)
         states = np.ascontiguousarray(states, dtype=np.complex128)
@@ -108,8 +108,12 @@ def angle_gradients(
     return out
 
 
-def _threads(requested: int, rows: int) -> int:
-    """Threads that get work: at most numba's pool, one per MIN_CHUNK rows; numba's count set to it."""
+def _threads(requested: int, rows: int, n_qubits: int) -> int:
+    """Threads that get work: at most numba's pool, one per MIN_CHUNK rows, and one below PARALLEL_MIN rows ×
+    amplitudes (waking the pool costs more there, and on a busy machine a parallel region waits for its slowest
+    thread); numba's count set to it."""
+    if rows << n_qubits < PARALLEL_MIN:
+        requested = 1
     threads = max(1, min(int(requested), numba.config.NUMBA_NUM_THREADS, -(-rows // MIN_CHUNK)))
     numba.set_num_threads(threads)
     return threads

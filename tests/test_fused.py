@@ -99,7 +99,8 @@ def test_fused_states_bit_identical_and_gradients_equal_to_run_by_run(name):
 
 
 @pytest.mark.parametrize("name", CIRCUITS)
-def test_default_path_is_fused_and_deterministic(name):
+def test_default_path_is_fused_and_deterministic(name, monkeypatch):
+    monkeypatch.setattr(rows, "PARALLEL_MIN", 0)  # threads at any size
     program, gamma, grads = setup(name, 70)
     states = rows.states(program, gamma, 2)
     assert np.array_equal(states, rows.states(program, gamma, 2, fuse=False))

@@ -50,7 +50,8 @@ def program_and_angles(name, rows_count=37, seed=0):
 
 @pytest.mark.parametrize("name", CIRCUITS)
 @pytest.mark.parametrize("rows_count", [1, 37, 200])
-def test_threads_give_bit_identical_states_and_gradients(name, rows_count):
+def test_threads_give_bit_identical_states_and_gradients(name, rows_count, monkeypatch):
+    monkeypatch.setattr(rows, "PARALLEL_MIN", 0)  # threads at any size
     program, gamma = program_and_angles(name, rows_count)
     states = program.states(gamma)
     grads = np.random.default_rng(1).normal(size=states.shape) + 1j * np.random.default_rng(2).normal(size=states.shape)
@@ -71,6 +72,11 @@ def test_chunk_sizes_do_not_change_a_row():
         assert np.array_equal(out, reference)
 
 
+def test_small_calls_stay_on_one_thread():
+    assert rows._threads(2, 32, 12) == 1  # 32 · 4,096 amplitudes: under PARALLEL_MIN
+    assert rows._threads(2, 256, 12) == min(2, rows.numba.config.NUMBA_NUM_THREADS)
+
+
 def test_chunk_rows():
     assert rows.chunk_rows(12, 256, 1) == 64
     assert rows.chunk_rows(12, 256, 2) == 64
@@ -79,7 +85,11 @@ def test_chunk_rows():
     assert all(rows.chunk_rows(n, r, t) % rows.MIN_CHUNK == 0 for n in (2, 12) for r in (1, 9, 300) for t in (1, 2, 5))
 
 
-def test_layer_thread_count_changes_results_by_at_most_1e_12():
+def test_layer_thread_count_changes_results_by_at_most_1e_12(monkeypatch):
+    import hqnn.simulator
+
+    monkeypatch.setattr(rows, "PARALLEL_MIN", 0)  # threads at any size
+    monkeypatch.setattr(hqnn.simulator, "PARALLEL_MIN", 0)
     qc, inputs, weights = layered_circuit(7, 2)
     x = torch.rand(45, 7, dtype=torch.float64, generator=torch.Generator().manual_seed(5)) * 6 - 3
     previous = torch.get_num_threads()
@@ -101,8 +111,11 @@ def test_layer_thread_count_changes_results_by_at_most_1e_12():
 
 
 @pytest.mark.parametrize("dtype", [torch.complex128, torch.complex64])
-def test_probabilities_kernel_equals_torch_and_ignores_threads(dtype):
+def test_probabilities_kernel_equals_torch_and_ignores_threads(dtype, monkeypatch):
+    import hqnn.simulator
     from hqnn.simulator import _probabilities
+
+    monkeypatch.setattr(hqnn.simulator, "PARALLEL_MIN", 0)  # threads at any size
 
     generator = torch.Generator().manual_seed(4)
     state = torch.randn(70, 64, dtype=dtype, generator=generator)
