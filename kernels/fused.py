@@ -7,6 +7,10 @@ cache while every run of the group acts on it in program order. One pass over th
 per run, and no more arithmetic: each amplitude goes through exactly the same operations as in the run-by-run
 kernels, so the forward states are bit-identical to theirs.
 
+The runs before the first multi-qubit operation start from |0…0⟩: they build the product state directly, each run
+spreading the occupied amplitudes over its qubit (O(2**n) in all, not a pass per group), with the arithmetic of
+the run-by-run kernels minus their terms in zero amplitudes, so these states are bit-identical too.
+
 The backward undoes a group tile by tile as well (runs in reverse order: the state, the run's correlation
 Σ conj(l_a)·s_b, the adjoint), then each angle's derivative follows from its run's 2×2 correlation by small
 products, as in :func:`~hqnn.kernels.statevector._backward_chunk`. The correlations are summed tile by tile, so
@@ -79,6 +83,16 @@ class Plan:
                 groups.append(members)
             o = end
         count = len(groups)
+        # product-state start: the runs before the first multi-qubit operation (distinct qubits) act on |0…0⟩;
+        # occupied[:2**t] are the indices whose bits lie in the first t of their qubits
+        leading = 0
+        while leading < len(kind) and kind[leading] == RUN:
+            leading += 1
+        occupied = np.zeros(1, dtype=np.int64)
+        for o in range(leading):
+            occupied = np.concatenate([occupied, occupied | (1 << int(qubit[o]))])
+        self.leading = leading
+        self.occupied = occupied
         self.group_of = group_of
         self.group_count = np.array([len(g) for g in groups], dtype=np.int64).reshape(count)
         self.group_ordered = np.zeros((max(count, 1), k), dtype=np.int64)
@@ -90,7 +104,8 @@ class Plan:
                 others = [p for p in qubits if p != q]
                 for t in range(1 << len(others)):
                     self.group_pairs[g, j, t] = sum(((t >> i) & 1) << p for i, p in enumerate(others))
-        self.arrays = (self.group_of, self.group_count, self.group_ordered, self.group_pairs)
+        self.arrays = (self.group_of, self.group_count, self.group_ordered, self.group_pairs, self.leading,
+                       self.occupied)
         self.fields = tuple(
             np.asarray(_field(ops, name, i))
             for name, i in (("kind", 1), ("op_qubit", 2), ("op_first", 3), ("op_last", 4), ("op_dim", 5),
@@ -136,6 +151,21 @@ def _correlate_pair(sre, sim, lre, lim, i, j, g, rows):
         g[5, c] += vr * pi - vi * pr
         g[6, c] += vr * qr + vi * qi
         g[7, c] += vr * qi - vi * qr
+
+
+@numba.njit(cache=True, inline="always")
+def _spread(re, im, occupied, count, bit, m, rows):
+    """A run m on a qubit still in |0⟩ (``bit``), on the ``count`` occupied indices: amplitude i goes to i (m00·)
+    and i | bit (m10·) — the arithmetic of ``_pair`` without its terms in the zero amplitudes."""
+    for t in range(count):
+        i = occupied[t]
+        j = i | bit
+        for c in range(rows):
+            xr, xi = re[i, c], im[i, c]
+            re[i, c] = m[0, c] * xr - m[1, c] * xi
+            im[i, c] = m[0, c] * xi + m[1, c] * xr
+            re[j, c] = m[4, c] * xr - m[5, c] * xi
+            im[j, c] = m[4, c] * xi + m[5, c] * xr
 
 
 @numba.njit(cache=True, inline="always")
@@ -250,7 +280,7 @@ def _workspace(n, max_run, chunk, k):
 @numba.njit(cache=True, inline="always")
 def _forward_chunk(r0, rows, n, ops, fields, plan, factors, out, work):
     kind, op_qubit, op_first, op_last, op_dim, op_offsets, op_ordered = fields
-    group_of, group_count, group_ordered, group_pairs = plan
+    group_of, group_count, group_ordered, group_pairs, leading, occupied = plan
     size = 1 << n
     buffers, small, _, dense, amps, _, group = work
     re, im, scratch_re, scratch_im = buffers[0], buffers[1], buffers[2], buffers[3]
@@ -260,7 +290,12 @@ def _forward_chunk(r0, rows, n, ops, fields, plan, factors, out, work):
             re[i, c], im[i, c] = 0.0, 0.0
     for c in range(rows):
         re[0, c] = 1.0
-    o = 0
+    # product-state start: the leading runs spread |0…0⟩ over the indices of their qubits, O(2**n) in all
+    matrix = small[0]
+    for o in range(leading):
+        _run_matrix(op_first[o], op_last[o], r0, rows, factors, matrix, factor, tmp)
+        _spread(re, im, occupied, 1 << o, 1 << op_qubit[o], matrix, rows)
+    o = leading
     while o < len(kind):
         if kind[o] == PERMUTATION:
             _permute_op(o, ops, re, im, scratch_re, scratch_im, False, rows)
@@ -282,7 +317,7 @@ def _forward_chunk(r0, rows, n, ops, fields, plan, factors, out, work):
 @numba.njit(cache=True, inline="always")
 def _backward_chunk(r0, rows, n, ops, fields, plan, factors, states, grads, out, work):
     kind, op_qubit, op_first, op_last, op_dim, op_offsets, op_ordered = fields
-    group_of, group_count, group_ordered, group_pairs = plan
+    group_of, group_count, group_ordered, group_pairs, _, _ = plan
     rotation = factors[2]
     size = 1 << n
     buffers, small, prefix, dense, amps, overlaps, group = work

@@ -1,5 +1,5 @@
-"""Issue 13: runs on distinct qubits applied a group at a time, tile by tile (hqnn.kernels.fused). The states are
-bit-identical to the run-by-run kernels' for every group size; the angle gradients equal theirs to 1e-12 and are
+"""Issue 13: runs on distinct qubits applied a group at a time, tile by tile, after a product-state start for the
+runs before the first multi-qubit gate (hqnn.kernels.fused). The states are bit-identical to the run-by-run kernels' for every group size; the angle gradients equal theirs to 1e-12 and are
 bit-identical run to run and for any thread count. The layer (which runs the fused kernels) equals the shift rule
 on Aer's statevector and passes gradcheck."""
 
@@ -50,7 +50,33 @@ def reupload_circuit(n=4):
     return qc, list(x), list(w)
 
 
-CIRCUITS = {"every-gate": every_gate_circuit, "entangling": entangling_circuit, "layered": lambda: layered_circuit(7),
+def product_only_circuit():
+    """Single-qubit gates only, qubit 2 untouched: the product-state start is the whole forward."""
+    x, w = ParameterVector("x", 3), ParameterVector("w", 3)
+    qc = QuantumCircuit(4)
+    for q, p in zip((0, 1, 3), x):
+        qc.ry(p, q)
+    qc.h(1)
+    for q, p in zip((3, 0, 1), w):
+        qc.rz(p, q)
+        qc.rx(p, q)
+    return qc, list(x), list(w)
+
+
+def entangler_first_circuit():
+    """A multi-qubit gate first: no product-state start."""
+    x, w = ParameterVector("x", 3), ParameterVector("w", 2)
+    qc = QuantumCircuit(3)
+    qc.rzz(w[0], 0, 2)
+    qc.cx(0, 1)
+    for q in range(3):
+        qc.ry(x[q], q)
+    qc.cx(1, 2)
+    qc.rz(w[1], 2)
+    return qc, list(x), list(w)
+
+
+CIRCUITS = {"product-only": product_only_circuit, "entangler-first": entangler_first_circuit, "every-gate": every_gate_circuit, "entangling": entangling_circuit, "layered": lambda: layered_circuit(7),
             "efficient-su2-full": su2_circuit, "zz-real-amplitudes": zz_circuit, "reupload": reupload_circuit}
 
 
