@@ -37,7 +37,6 @@ from .statevector import (
     _identity_rows,
     _mul_rows,
     _overlap_dense,
-    _permute_op,
     _run_matrix,
 )
 
@@ -109,7 +108,8 @@ class Plan:
         self.fields = tuple(
             np.asarray(_field(ops, name, i))
             for name, i in (("kind", 1), ("op_qubit", 2), ("op_first", 3), ("op_last", 4), ("op_dim", 5),
-                            ("op_offsets", 6), ("op_ordered", 7))
+                            ("op_offsets", 6), ("op_ordered", 7), ("perm_start", 8), ("phase_start", 9),
+                            ("perm_pool", 10), ("phase_pool", 11))
         )
 
 
@@ -151,6 +151,26 @@ def _correlate_pair(sre, sim, lre, lim, i, j, g, rows):
         g[5, c] += vr * pi - vi * pr
         g[6, c] += vr * qr + vi * qi
         g[7, c] += vr * qi - vi * qr
+
+
+@numba.njit(cache=True, inline="always")
+def _gather(re, im, new_re, new_im, size, o, perm_start, phase_start, perm_pool, phase_pool, adjoint, rows):
+    """Permutation o from (re, im) into (new_re, new_im): new[i] = phase[i]·old[source[i]], or its inverse
+    new[source[i]] = conj(phase[i])·old[i] (the arithmetic of ``_permute``, without its copy)."""
+    start, phased = perm_start[o], phase_start[o] >= 0
+    first = max(phase_start[o], 0)
+    for i in range(size):
+        s = perm_pool[start + i]
+        pr, pi = (phase_pool[first + i].real, phase_pool[first + i].imag) if phased else (1.0, 0.0)
+        if adjoint:
+            pi = -pi
+        for c in range(rows):
+            if adjoint:
+                xr, xi = re[i, c], im[i, c]
+                new_re[s, c], new_im[s, c] = pr * xr - pi * xi, pr * xi + pi * xr
+            else:
+                xr, xi = re[s, c], im[s, c]
+                new_re[i, c], new_im[i, c] = pr * xr - pi * xi, pr * xi + pi * xr
 
 
 @numba.njit(cache=True, inline="always")
@@ -279,7 +299,9 @@ def _workspace(n, max_run, chunk, k):
 
 @numba.njit(cache=True, inline="always")
 def _forward_chunk(r0, rows, n, ops, fields, plan, factors, out, work):
-    kind, op_qubit, op_first, op_last, op_dim, op_offsets, op_ordered = fields
+    kind, op_qubit, op_first, op_last, op_dim, op_offsets, op_ordered, perm_start, phase_start, perm_pool, phase_pool = (
+        fields
+    )
     group_of, group_count, group_ordered, group_pairs, leading, occupied = plan
     size = 1 << n
     buffers, small, _, dense, amps, _, group = work
@@ -298,7 +320,9 @@ def _forward_chunk(r0, rows, n, ops, fields, plan, factors, out, work):
     o = leading
     while o < len(kind):
         if kind[o] == PERMUTATION:
-            _permute_op(o, ops, re, im, scratch_re, scratch_im, False, rows)
+            # gather into the scratch buffers, which become the state (no copy back)
+            _gather(re, im, scratch_re, scratch_im, size, o, perm_start, phase_start, perm_pool, phase_pool, False, rows)
+            re, im, scratch_re, scratch_im = scratch_re, scratch_im, re, im
             o += 1
         elif kind[o] == RUN:
             g = group_of[o]
@@ -316,7 +340,9 @@ def _forward_chunk(r0, rows, n, ops, fields, plan, factors, out, work):
 
 @numba.njit(cache=True, inline="always")
 def _backward_chunk(r0, rows, n, ops, fields, plan, factors, states, grads, out, work):
-    kind, op_qubit, op_first, op_last, op_dim, op_offsets, op_ordered = fields
+    kind, op_qubit, op_first, op_last, op_dim, op_offsets, op_ordered, perm_start, phase_start, perm_pool, phase_pool = (
+        fields
+    )
     group_of, group_count, group_ordered, group_pairs, _, _ = plan
     rotation = factors[2]
     size = 1 << n
@@ -330,8 +356,11 @@ def _backward_chunk(r0, rows, n, ops, fields, plan, factors, states, grads, out,
     o = len(kind) - 1
     while o >= 0:
         if kind[o] == PERMUTATION:
-            _permute_op(o, ops, sre, sim, scratch_re, scratch_im, True, rows)
-            _permute_op(o, ops, lre, lim, scratch_re, scratch_im, True, rows)
+            # scatter into the scratch buffers, which become the state, then the adjoint likewise
+            _gather(sre, sim, scratch_re, scratch_im, size, o, perm_start, phase_start, perm_pool, phase_pool, True, rows)
+            sre, sim, scratch_re, scratch_im = scratch_re, scratch_im, sre, sim
+            _gather(lre, lim, scratch_re, scratch_im, size, o, perm_start, phase_start, perm_pool, phase_pool, True, rows)
+            lre, lim, scratch_re, scratch_im = scratch_re, scratch_im, lre, lim
             o -= 1
             continue
         if kind[o] == DENSE:
