@@ -11,6 +11,10 @@ The runs before the first multi-qubit operation start from |0…0⟩: they build
 spreading the occupied amplitudes over its qubit (O(2**n) in all, not a pass per group), with the arithmetic of
 the run-by-run kernels minus their terms in zero amplitudes, so these states are bit-identical too.
 
+Diagonal runs (every factor diagonal: RZ, P, S, T, Z …) right after a permutation are merged into its pass: each
+gathered amplitude is multiplied by their diagonal entries at once (one pass for CX·P·CX instead of three), with
+the arithmetic of the run-by-run kernels minus their terms in zero entries, so the states stay bit-identical.
+
 The backward undoes a group tile by tile as well (runs in reverse order: the state, the run's correlation
 Σ conj(l_a)·s_b, the adjoint), then each angle's derivative follows from its run's 2×2 correlation by small
 products, as in :func:`~hqnn.kernels.statevector._backward_chunk`. The correlations are summed tile by tile, so
@@ -62,13 +66,26 @@ def _field(ops, name: str, position: int):
 class Plan:
     """The groups of a program for a group size: arrays for the kernels (see :func:`plan`)."""
 
-    def __init__(self, ops, n: int, k: int):
+    def __init__(self, ops, n: int, k: int, diagonal=None):
         kind = np.asarray(_field(ops, "kind", 1))
         qubit = np.asarray(_field(ops, "op_qubit", 2))
         group_of = np.full(len(kind), -1, dtype=np.int64)
+        # diagonal gates merged into a permutation's pass: the diagonal runs right after a permutation (up to k)
+        absorbed = np.zeros(len(kind), dtype=np.int64)
+        if diagonal is not None:
+            for o in range(len(kind)):
+                if kind[o] == PERMUTATION:
+                    count = 0
+                    while count < k and o + 1 + count < len(kind) and kind[o + 1 + count] == RUN and diagonal[o + 1 + count]:
+                        count += 1
+                    absorbed[o] = count
+        self.absorbed = absorbed
         groups: list[list[int]] = []
         o = 0
         while o < len(kind):
+            if kind[o] == PERMUTATION:
+                o += 1 + absorbed[o]
+                continue
             if kind[o] != RUN:
                 o += 1
                 continue
@@ -104,7 +121,7 @@ class Plan:
                 for t in range(1 << len(others)):
                     self.group_pairs[g, j, t] = sum(((t >> i) & 1) << p for i, p in enumerate(others))
         self.arrays = (self.group_of, self.group_count, self.group_ordered, self.group_pairs, self.leading,
-                       self.occupied)
+                       self.occupied, self.absorbed)
         self.fields = tuple(
             np.asarray(_field(ops, name, i))
             for name, i in (("kind", 1), ("op_qubit", 2), ("op_first", 3), ("op_last", 4), ("op_dim", 5),
@@ -120,8 +137,26 @@ def plan(program, k: int) -> Plan:
     """The program's groups of up to ``k`` runs (built once per program and k)."""
     plans = _PLANS.setdefault(program, {})
     if k not in plans:
-        plans[k] = Plan(program.arrays()[0], program.n_qubits, k)
+        plans[k] = Plan(program.arrays()[0], program.n_qubits, k, diagonal_runs(program))
     return plans[k]
+
+
+def diagonal_runs(program) -> np.ndarray:
+    """Per operation: True for a run whose every factor is diagonal (constant, or A, C, S of a rotation)."""
+    ops, (rotation, _, pool_start, pool), _, _ = program.arrays()
+    kind, first, last = (np.asarray(_field(ops, name, i)) for name, i in (("kind", 1), ("op_first", 3), ("op_last", 4)))
+    out = np.zeros(len(kind), dtype=bool)
+    for o in range(len(kind)):
+        if kind[o] != RUN:
+            continue
+        diagonal = True
+        for f in range(first[o], last[o]):
+            matrices = 1 if rotation[f] < 0 else 3
+            for m in range(matrices):
+                start = pool_start[f] + 4 * m
+                diagonal &= pool[start + 1] == 0 and pool[start + 2] == 0
+        out[o] = diagonal
+    return out
 
 
 # --- one group on a chunk -------------------------------------------------------------------------------------------
@@ -171,6 +206,49 @@ def _gather(re, im, new_re, new_im, size, o, perm_start, phase_start, perm_pool,
             else:
                 xr, xi = re[s, c], im[s, c]
                 new_re[i, c], new_im[i, c] = pr * xr - pi * xi, pr * xi + pi * xr
+
+
+@numba.njit(cache=True, inline="always")
+def _gather_diagonal(re, im, new_re, new_im, size, o, perm_start, phase_start, perm_pool, phase_pool, qubits, count,
+                     mats, rows):
+    """Permutation o, then the diagonal runs j < count (qubit qubits[j], matrix mats[j]) in one pass; the
+    arithmetic of ``_gather`` then of ``_pair`` without its terms in the runs' zero entries."""
+    start, phased = perm_start[o], phase_start[o] >= 0
+    first = max(phase_start[o], 0)
+    for i in range(size):
+        s = perm_pool[start + i]
+        pr, pi = (phase_pool[first + i].real, phase_pool[first + i].imag) if phased else (1.0, 0.0)
+        for c in range(rows):
+            xr, xi = re[s, c], im[s, c]
+            new_re[i, c], new_im[i, c] = pr * xr - pi * xi, pr * xi + pi * xr
+        for j in range(count):
+            e = 6 * ((i >> qubits[j]) & 1)  # m00 (entries 0, 1) or m11 (entries 6, 7)
+            for c in range(rows):
+                ar, ai, yr, yi = mats[j, e, c], mats[j, e + 1, c], new_re[i, c], new_im[i, c]
+                new_re[i, c], new_im[i, c] = ar * yr - ai * yi, ar * yi + ai * yr
+
+
+@numba.njit(cache=True, inline="always")
+def _undo_diagonal(sre, sim, lre, lim, size, qubits, count, mats, corr, rows):
+    """The diagonal runs j = count − 1 … 0 (mats[j]: daggered) undone on the state and the adjoint in one pass;
+    corr[j] gets run j's correlation's diagonal entries (l before, s after; the others are 0)."""
+    for j in range(count):
+        for e in range(8):
+            for c in range(rows):
+                corr[j, e, c] = 0.0
+    for i in range(size):
+        for j in range(count - 1, -1, -1):
+            e = 6 * ((i >> qubits[j]) & 1)
+            g = corr[j]
+            for c in range(rows):
+                ar, ai = mats[j, e, c], mats[j, e + 1, c]
+                xr, xi = sre[i, c], sim[i, c]
+                pr, pi = ar * xr - ai * xi, ar * xi + ai * xr
+                sre[i, c], sim[i, c] = pr, pi
+                ur, ui = lre[i, c], lim[i, c]
+                g[e, c] += ur * pr + ui * pi
+                g[e + 1, c] += ur * pi - ui * pr
+                lre[i, c], lim[i, c] = ar * ur - ai * ui, ar * ui + ai * ur
 
 
 @numba.njit(cache=True, inline="always")
@@ -302,7 +380,7 @@ def _forward_chunk(r0, rows, n, ops, fields, plan, factors, out, work):
     kind, op_qubit, op_first, op_last, op_dim, op_offsets, op_ordered, perm_start, phase_start, perm_pool, phase_pool = (
         fields
     )
-    group_of, group_count, group_ordered, group_pairs, leading, occupied = plan
+    group_of, group_count, group_ordered, group_pairs, leading, occupied, absorbed = plan
     size = 1 << n
     buffers, small, _, dense, amps, _, group = work
     re, im, scratch_re, scratch_im = buffers[0], buffers[1], buffers[2], buffers[3]
@@ -321,9 +399,17 @@ def _forward_chunk(r0, rows, n, ops, fields, plan, factors, out, work):
     while o < len(kind):
         if kind[o] == PERMUTATION:
             # gather into the scratch buffers, which become the state (no copy back)
-            _gather(re, im, scratch_re, scratch_im, size, o, perm_start, phase_start, perm_pool, phase_pool, False, rows)
+            count = absorbed[o]
+            if count:
+                for j in range(count):
+                    _run_matrix(op_first[o + 1 + j], op_last[o + 1 + j], r0, rows, factors, mats[j], factor, tmp)
+                _gather_diagonal(re, im, scratch_re, scratch_im, size, o, perm_start, phase_start, perm_pool,
+                                 phase_pool, op_qubit[o + 1 : o + 1 + count], count, mats, rows)
+            else:
+                _gather(re, im, scratch_re, scratch_im, size, o, perm_start, phase_start, perm_pool, phase_pool, False,
+                        rows)
             re, im, scratch_re, scratch_im = scratch_re, scratch_im, re, im
-            o += 1
+            o += 1 + count
         elif kind[o] == RUN:
             g = group_of[o]
             count = group_count[g]
@@ -343,7 +429,7 @@ def _backward_chunk(r0, rows, n, ops, fields, plan, factors, states, grads, out,
     kind, op_qubit, op_first, op_last, op_dim, op_offsets, op_ordered, perm_start, phase_start, perm_pool, phase_pool = (
         fields
     )
-    group_of, group_count, group_ordered, group_pairs, _, _ = plan
+    group_of, group_count, group_ordered, group_pairs, _, _, absorbed = plan
     rotation = factors[2]
     size = 1 << n
     buffers, small, prefix, dense, amps, overlaps, group = work
@@ -376,8 +462,21 @@ def _backward_chunk(r0, rows, n, ops, fields, plan, factors, states, grads, out,
             o -= 1
             continue
         start = o
-        while group_of[start] < 0:
+        while kind[start] == RUN and group_of[start] < 0:
             start -= 1
+        if kind[start] == PERMUTATION:  # runs merged into permutation `start`'s pass
+            count = absorbed[start]
+            for j in range(count):
+                _daggered_run(op_first[start + 1 + j], op_last[start + 1 + j], r0, rows, factors, prefix, factor,
+                              mats[j])
+            _undo_diagonal(sre, sim, lre, lim, size, op_qubit[start + 1 : start + 1 + count], count, mats, corr, rows)
+            for j in range(count):
+                _run_gradients(
+                    op_first[start + 1 + j], op_last[start + 1 + j], r0, rows, factors, corr[j], prefix, factor, tmp,
+                    suffix, matrix, out,
+                )
+            o = start  # the permutation itself next
+            continue
         g = group_of[start]
         count = group_count[g]
         for j in range(count):

@@ -1,5 +1,6 @@
 """Issue 13: runs on distinct qubits applied a group at a time, tile by tile, after a product-state start for the
-runs before the first multi-qubit gate (hqnn.kernels.fused). The states are bit-identical to the run-by-run kernels' for every group size; the angle gradients equal theirs to 1e-12 and are
+runs before the first multi-qubit gate (hqnn.kernels.fused). The states are bit-identical to the run-by-run kernels' for every group size (diagonal runs right after a permutation are merged
+into its pass); the angle gradients equal theirs to 1e-12 and are
 bit-identical run to run and for any thread count. The layer (which runs the fused kernels) equals the shift rule
 on Aer's statevector and passes gradcheck."""
 
@@ -76,7 +77,32 @@ def entangler_first_circuit():
     return qc, list(x), list(w)
 
 
-CIRCUITS = {"product-only": product_only_circuit, "entangler-first": entangler_first_circuit, "every-gate": every_gate_circuit, "entangling": entangling_circuit, "layered": lambda: layered_circuit(7),
+def diagonal_circuit():
+    """Diagonal runs (RZ, P, S, T, Z, an expression, a shared weight) right after permutations (CX, CZ, SWAP),
+    some next to non-diagonal runs: merged into the permutation's pass."""
+    x, w = ParameterVector("x", 3), ParameterVector("w", 3)
+    qc = QuantumCircuit(4)
+    qc.h(range(4))
+    for q in range(3):
+        qc.ry(x[q], q)
+    for layer in range(2):
+        qc.cx(0, 1)
+        qc.rz(w[0], 1)
+        qc.p(2 * x[1] + 0.5, 2)
+        qc.s(3)
+        qc.t(0)
+        qc.cx(0, 1)
+        qc.cz(1, 3)
+        qc.z(2)
+        qc.rz(w[1], 2)
+        qc.p(w[0], 0)
+        qc.ry(w[2], 3)
+        qc.swap(2, 3)
+        qc.rz(x[0], 3)
+    return qc, list(x), list(w)
+
+
+CIRCUITS = {"diagonal": diagonal_circuit, "product-only": product_only_circuit, "entangler-first": entangler_first_circuit, "every-gate": every_gate_circuit, "entangling": entangling_circuit, "layered": lambda: layered_circuit(7),
             "efficient-su2-full": su2_circuit, "zz-real-amplitudes": zz_circuit, "reupload": reupload_circuit}
 
 
@@ -139,6 +165,16 @@ def test_default_path_is_fused_and_deterministic(name, monkeypatch):
     )
 
 
+@pytest.mark.parametrize("name", ["diagonal", "zz-real-amplitudes"])
+def test_diagonal_runs_are_merged_into_permutations(name):
+    program, _, _ = setup(name)
+    diagonal = fused.diagonal_runs(program)
+    assert diagonal.any() and not diagonal.all()
+    for k in (1, 2, 5):
+        absorbed = fused.plan(program, k).absorbed
+        assert absorbed.sum() > 0 and absorbed.max() <= k
+
+
 def test_group_size_keeps_a_tile_in_cache():
     assert fused.group_size(64) == 5 and fused.group_size(8) == fused.MAX_GROUP
     assert all((1 << fused.group_size(c)) * c * 16 <= fused.TILE_BYTES for c in (8, 16, 32, 64))
@@ -156,6 +192,7 @@ def jacobians(layer, x):
 
 @pytest.mark.parametrize("name, options", [
     ("reupload", {"observables": ["ZZII", "IXYI", "YIIX"]}),
+    ("diagonal", {"observables": ["ZZII", "IXYI", "YIIX"]}),
     ("efficient-su2-full", {"readout": "z"}),
     ("zz-real-amplitudes", {"readout": "probabilities", "qubits": [2, 0]}),
 ])
