@@ -1,10 +1,14 @@
 """Shot counts from exact probabilities on any torch device: a multinomial draw of ``shots`` outcomes per row,
 as a binary tree of binomials (split the shots by the top readout bit, then each half by the next bit …), so
-2**m − 1 vectorised binomial draws per row replace ``shots`` categorical samples."""
+2**m − 1 vectorised binomial draws per row replace ``shots`` categorical samples. On the CPU the tree runs in numba
+(:mod:`hqnn.kernels.multinomial`), seeded from ``generator``."""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
+
+from .kernels.multinomial import tree_counts
 
 
 def multinomial_counts(
@@ -15,6 +19,13 @@ def multinomial_counts(
     rows, size = probabilities.shape
     if size & (size - 1):
         raise ValueError(f"expected 2**m outcomes per row, got {size}")
+    if probabilities.device.type == "cpu":  # the same tree in numba, zero-shot nodes skipped
+        seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+        out = np.empty((rows, size))
+        per_row = shots.reshape(-1).cpu().numpy() if isinstance(shots, torch.Tensor) else shots
+        per_row = np.ascontiguousarray(np.broadcast_to(np.asarray(per_row, dtype=np.int64), (rows,)))
+        tree_counts(np.ascontiguousarray(probabilities.detach().to(torch.float64).numpy()), per_row, seed, out)
+        return torch.from_numpy(out).to(probabilities.dtype)
     levels = [probabilities.clamp_min(0)]  # levels[i]: the mass of each node 2**i levels above the leaves
     while levels[-1].shape[1] > 1:
         levels.append(levels[-1][:, 0::2] + levels[-1][:, 1::2])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import torch
 from qiskit import QuantumCircuit
@@ -18,7 +19,10 @@ from qiskit.circuit import Parameter
 
 from .constants import TensorCache
 from .gates import GENERATORS, PHASE_GATES, SHIFTABLE_GATES
-from .kernels.statevector import MAX_DENSE_QUBITS, Program
+from .kernels import rows as kernel_rows
+from .kernels.probabilities import probabilities as probabilities_kernel
+from .kernels.probabilities import probabilities_backward as probabilities_backward_kernel
+from .kernels.statevector import MAX_DENSE_QUBITS, PARALLEL_MIN, Program
 from .readout import Readout, Setting
 
 from .validation import MAX_QUBITS  # widest circuit simulated: one row holds 2**n amplitudes
@@ -209,14 +213,15 @@ class TorchStatevector:
 
 
 class _KernelStates(torch.autograd.Function):
-    """States from the numba kernels; backward by their adjoint sweep (computed in complex128). A backward with
+    """States from the numba kernels; backward by their adjoint sweep (computed in complex128), chunks of rows on
+    ``torch.get_num_threads()`` threads (bit-identical results for any count). A backward with
     ``create_graph=True`` (second derivatives) recomputes the states with torch operations (``torch_state``) and
     differentiates those, so the gradient is itself differentiable."""
 
     @staticmethod
     def forward(ctx, angles: torch.Tensor, program: Program, torch_state) -> torch.Tensor:
         host = angles.detach().to(torch.float64).numpy()
-        states = program.states(host)
+        states = kernel_rows.states(program, host, torch.get_num_threads())  # rows on every core
         ctx.program, ctx.host, ctx.states, ctx.dtype, ctx.torch_state = program, host, states, angles.dtype, torch_state
         ctx.save_for_backward(angles)
         return torch.from_numpy(states).to(_complex(angles.dtype))
@@ -228,7 +233,9 @@ class _KernelStates(torch.autograd.Function):
             states = ctx.torch_state(angles)
             (grads,) = torch.autograd.grad(states, angles, grad.to(states.dtype), create_graph=True)
             return grads, None, None
-        grads = ctx.program.angle_gradients(ctx.host, ctx.states, grad.to(torch.complex128).numpy())
+        grads = kernel_rows.angle_gradients(  # rows on every core
+            ctx.program, ctx.host, ctx.states, grad.to(torch.complex128).numpy(), torch.get_num_threads()
+        )
         return torch.from_numpy(grads).to(ctx.dtype), None, None
 
 
@@ -254,7 +261,39 @@ def _factor(gate):
 
 
 def _probabilities(state: torch.Tensor) -> torch.Tensor:
+    if state.device.type == "cpu" and state.dtype in (torch.complex64, torch.complex128) and state.dim() == 2:
+        return _KernelProbabilities.apply(state)  # one pass forward, one backward
     return state.real.square() + state.imag.square()
+
+
+class _KernelProbabilities(torch.autograd.Function):
+    """|ψ|² per amplitude by the numba kernels (complex128 inside), on torch.get_num_threads() threads."""
+
+    @staticmethod
+    def forward(ctx, state: torch.Tensor) -> torch.Tensor:
+        host = state.detach().to(torch.complex128).contiguous().numpy()
+        out = np.empty(host.shape)
+        numba.set_num_threads(_kernel_threads(host.size))
+        probabilities_kernel(host, out)
+        ctx.host, ctx.dtype = host, state.dtype
+        ctx.save_for_backward(state)
+        return torch.from_numpy(out).to(state.real.dtype)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        if torch.is_grad_enabled():  # double backward: the same gradient, 2·grad·ψ, as differentiable torch ops
+            (state,) = ctx.saved_tensors
+            return 2 * grad.to(state.real.dtype) * state
+        grads = np.ascontiguousarray(grad.detach().to(torch.float64).numpy())
+        out = np.empty(ctx.host.shape, dtype=np.complex128)
+        numba.set_num_threads(_kernel_threads(out.size))
+        probabilities_backward_kernel(ctx.host, grads, out)
+        return torch.from_numpy(out).to(ctx.dtype)
+
+
+def _kernel_threads(size: int) -> int:
+    """torch's thread count for numba, 1 below PARALLEL_MIN amplitudes (as :func:`hqnn.kernels.rows.states`)."""
+    return 1 if size < PARALLEL_MIN else max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
 
 
 def _factors(step) -> tuple:

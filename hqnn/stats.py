@@ -22,6 +22,25 @@ def fit_pvalue(estimates: np.ndarray, p: np.ndarray, shots: int) -> float:
     return float(np.min(stats.chi2.sf(chi2, df=len(estimates))))
 
 
+def grouped_fit_pvalue(estimates: np.ndarray, p: np.ndarray, shots: int, groups: int = 8) -> float:
+    """χ² of few-shot estimates (R,) or (R, n) summed over ``groups`` groups of rows with similar model probability
+    (Hosmer–Lemeshow): each group's count sum against its mean Σ shots·p and variance Σ shots·p(1 − p). At one or a
+    few shots a row's Pearson term is far from χ²₁ (an outcome of probability 0.01 adds 99), so
+    :func:`fit_pvalue` is not calibrated there; group sums are. The smallest p-value over columns."""
+    estimates, p = np.atleast_2d(estimates.T).T, np.clip(np.atleast_2d(p.T).T, P_FLOOR, 1 - P_FLOOR)
+    pvalues = []
+    for column in range(p.shape[1]):
+        order = np.argsort(p[:, column], kind="stable")
+        chi2 = 0.0
+        for rows in np.array_split(order, groups):
+            observed = shots * estimates[rows, column].sum()
+            expected = shots * p[rows, column].sum()
+            variance = shots * (p[rows, column] * (1 - p[rows, column])).sum()
+            chi2 += (observed - expected) ** 2 / variance
+        pvalues.append(stats.chi2.sf(chi2, df=groups))
+    return float(min(pvalues))
+
+
 def two_sample_pvalue(a: np.ndarray, b: np.ndarray, shots: int) -> float:
     """χ² for equal proportions of two estimates (R,) with the same shots; rows with a pooled p of 0 or 1 add
     no information and are dropped."""

@@ -128,9 +128,18 @@ def _apply_run(re, im, size, q, m, rows):
 
 @numba.njit(cache=True, inline="always")
 def _undo_run(sre, sim, lre, lim, size, q, m, rows, g):
-    """Apply m (= the run's matrix, daggered) to the state s and the adjoint l in one pass; meanwhile
+    """Apply m (= the run's matrix, daggered) to the state s and the adjoint l; meanwhile
     g[·, c] = Σ conj(l_a)·s_b over the qubit's pairs (l before, s after), so that Re⟨l| D |s⟩ =
-    Re Σ D[a, b]·g[a, b] for any 2×2 D on that qubit."""
+    Re Σ D[a, b]·g[a, b] for any 2×2 D on that qubit. Three vectorized passes (s, the correlation, l): one fused
+    loop writing five arrays defeats the compiler's vectorization and measured 1.8× slower."""
+    _apply_run(sre, sim, size, q, m, rows)
+    _correlate_run(sre, sim, lre, lim, size, q, rows, g)
+    _apply_run(lre, lim, size, q, m, rows)
+
+
+@numba.njit(cache=True, inline="always")
+def _correlate_run(sre, sim, lre, lim, size, q, rows, g):
+    """g[·, c] = Σ conj(l_a)·s_b over qubit q's pairs (a, b ∈ {0, 1}), as 8 real rows."""
     for e in range(8):
         for c in range(rows):
             g[e, c] = 0.0
@@ -139,12 +148,7 @@ def _undo_run(sre, sim, lre, lim, size, q, m, rows, g):
         for i in range(hi, hi + stride):
             j = i + stride
             for c in range(rows):
-                xr, xi, yr, yi = sre[i, c], sim[i, c], sre[j, c], sim[j, c]
-                pr = m[0, c] * xr - m[1, c] * xi + m[2, c] * yr - m[3, c] * yi
-                pi = m[0, c] * xi + m[1, c] * xr + m[2, c] * yi + m[3, c] * yr
-                qr = m[4, c] * xr - m[5, c] * xi + m[6, c] * yr - m[7, c] * yi
-                qi = m[4, c] * xi + m[5, c] * xr + m[6, c] * yi + m[7, c] * yr
-                sre[i, c], sim[i, c], sre[j, c], sim[j, c] = pr, pi, qr, qi
+                pr, pi, qr, qi = sre[i, c], sim[i, c], sre[j, c], sim[j, c]
                 ur, ui, vr, vi = lre[i, c], lim[i, c], lre[j, c], lim[j, c]
                 g[0, c] += ur * pr + ui * pi
                 g[1, c] += ur * pi - ui * pr
@@ -154,10 +158,6 @@ def _undo_run(sre, sim, lre, lim, size, q, m, rows, g):
                 g[5, c] += vr * pi - vi * pr
                 g[6, c] += vr * qr + vi * qi
                 g[7, c] += vr * qi - vi * qr
-                lre[i, c] = m[0, c] * ur - m[1, c] * ui + m[2, c] * vr - m[3, c] * vi
-                lim[i, c] = m[0, c] * ui + m[1, c] * ur + m[2, c] * vi + m[3, c] * vr
-                lre[j, c] = m[4, c] * ur - m[5, c] * ui + m[6, c] * vr - m[7, c] * vi
-                lim[j, c] = m[4, c] * ui + m[5, c] * ur + m[6, c] * vi + m[7, c] * vr
 
 
 # --- dense gates on 2–3 qubits (per-row d×d complex matrices) -----------------------------------------------------

@@ -23,5 +23,5 @@ def test_bench_smoke_run_and_report(tmp_path):
     assert report.returncode == 0, report.stderr
     text = (tmp_path / "RESULTS.md").read_text()
     assert "## Targets" in text and "| aer | 1 |" in text and "| analytic | 4 samples |" in text
-    assert "| 4 | 32 |" in text  # the scale group
+    assert "| 4 | 32 |" in text and "### zz-real-amplitudes" in text  # the scale group, every family
     assert "| shift | 10 |" in text and "| spsa | 10 |" in text  # the shots group

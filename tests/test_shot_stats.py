@@ -3,7 +3,7 @@
 import numpy as np
 from scipy import stats
 
-from hqnn.stats import fit_pvalue, shift_rule_pvalue, two_sample_pvalue
+from hqnn.stats import fit_pvalue, grouped_fit_pvalue, shift_rule_pvalue, two_sample_pvalue
 
 SHOTS = 100
 
@@ -26,6 +26,20 @@ def test_fit_takes_the_worst_column_and_certain_outcomes():
     estimates = np.array([[0.0, 0.5], [1.0, 0.5]])
     assert fit_pvalue(estimates, np.array([[0.0, 0.5], [1.0, 0.5]]), SHOTS) > 0.99
     assert fit_pvalue(estimates, np.array([[0.0, 0.5], [1.0, 0.9]]), SHOTS) < 1e-6
+
+
+def test_grouped_fit_is_calibrated_at_one_shot_where_the_per_row_fit_is_not():
+    def draws(test, rng):  # 160 one-shot rows with probabilities down to 1 %, as a sampler's rare outcomes
+        p = rng.uniform(0.01, 0.99, 160)
+        return test(rng.binomial(1, p).astype(float), p, 1)
+
+    grouped = null_pvalues(lambda rng, _: draws(grouped_fit_pvalue, rng))
+    assert stats.kstest(grouped, "uniform").pvalue > 1e-3
+    per_row = null_pvalues(lambda rng, _: draws(fit_pvalue, rng))
+    assert stats.kstest(per_row, "uniform").pvalue < 1e-6  # why the grouped test exists
+    rng = np.random.default_rng(3)
+    p = rng.uniform(0.01, 0.99, 800)
+    assert grouped_fit_pvalue(rng.binomial(1, p).astype(float), 1 - p, 1) < 1e-6  # a planted wrong model
 
 
 def test_two_sample_pvalues_uniform_under_null():

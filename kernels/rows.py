@@ -1,0 +1,119 @@
+"""Rows of a :class:`~hqnn.kernels.statevector.Program` on every core: chunks of rows in parallel (numba ``prange``).
+
+The rows are cut into chunks of ``chunk`` rows (at most :data:`~hqnn.kernels.statevector.CHUNK`); thread t takes
+chunks t, t + T, t + 2T … (T threads) and reuses one workspace for all of them. A row's arithmetic does not depend
+on its chunk, on the chunk's width or on the thread that runs it (rows never meet in the kernels: each row's
+state, adjoint and angle gradients are its own), so the results are bit-identical whatever the thread count and
+the chunk size. How many threads run is numba's setting at the call (``numba.set_num_threads``); the glue in
+:mod:`hqnn.simulator` sets it from ``torch.get_num_threads()``.
+"""
+
+import numba
+import numpy as np
+
+from . import fused
+from .statevector import _D, CHUNK, PARALLEL_MIN, _backward_chunk, _forward_chunk
+
+#: Fewest rows in a chunk (the kernels vectorize over a chunk's rows: 8 float64 per AVX-512 register).
+MIN_CHUNK = 8
+
+
+def chunk_rows(n_qubits: int, rows: int, threads: int) -> int:
+    """Rows per chunk: as wide as allowed (CHUNK; measured at 8 and 12 qubits, 1 thread, 256 rows: widths 8, 16, 32
+    took 2.5×, 1.6×, 1.2× the time of 64 forward, and more backward, although 64 rows of 12 qubits overflow the
+    core's cache), but narrow enough that every thread gets a chunk. A multiple of MIN_CHUNK."""
+    per_thread = -(-rows // max(threads, 1))
+    return min(CHUNK, -(-per_thread // MIN_CHUNK) * MIN_CHUNK)
+
+
+@numba.njit(cache=True)
+def _workspace(n, max_run, chunk):
+    size = 1 << n
+    states = np.empty((6, size, chunk))  # re, im, scratch re, scratch im, adjoint re, adjoint im
+    small = np.empty((5, 8, chunk))  # matrix, factor, tmp, suffix, correlation
+    prefix = np.empty((max_run + 1, 8, chunk))
+    dense = np.empty((2, chunk, _D, _D), dtype=np.complex128)
+    return states, small, prefix, dense, np.empty(_D, dtype=np.complex128), np.empty(chunk)
+
+
+@numba.njit(cache=True, parallel=True)
+def forward_rows(ops, factors, out, n, max_run, chunk, threads):
+    """Final states of every row into ``out`` (R, 2**n) complex128."""
+    count = (len(out) + chunk - 1) // chunk
+    for t in numba.prange(threads):
+        work = _workspace(n, max_run, chunk)
+        for k in range(t, count, threads):
+            r0 = k * chunk
+            _forward_chunk(r0, min(chunk, len(out) - r0), ops, factors, out, work)
+
+
+@numba.njit(cache=True, parallel=True)
+def backward_rows(ops, factors, states, grads, out, n, max_run, chunk, threads):
+    """Each row's gradient by each rotation factor into ``out`` (R, rotations), from the final ``states`` and the
+    incoming ``grads``."""
+    count = (len(out) + chunk - 1) // chunk
+    for t in numba.prange(threads):
+        work = _workspace(n, max_run, chunk)
+        for k in range(t, count, threads):
+            r0 = k * chunk
+            _backward_chunk(r0, min(chunk, len(out) - r0), ops, factors, states, grads, out, work)
+
+
+def _max_run(ops) -> int:
+    """The longest run's factor count from the kernels' ``ops`` bundle (by name when it has names)."""
+    return int(getattr(ops, "max_run", None) or ops[12])
+
+
+def states(program, angles: np.ndarray, threads: int, fuse: bool = True) -> np.ndarray:
+    """:meth:`Program.states` on ``threads`` threads (bit-identical for any count); ``fuse``: runs on distinct
+    qubits in one pass each group (:mod:`hqnn.kernels.fused`, bit-identical states)."""
+    ops = program.arrays()[0]
+    out = np.empty((len(angles), 1 << program.n_qubits), dtype=np.complex128)
+    if len(out):
+        threads = _threads(threads, len(out), program.n_qubits)
+        chunk = chunk_rows(program.n_qubits, len(out), threads)
+        n, factors = program.n_qubits, program._factor_tables(angles)
+        if fuse:
+            k = fused.group_size(chunk)
+            plan = fused.plan(program, k)
+            fused.forward_rows(ops, plan.fields, plan.arrays, factors, out, n, _max_run(ops), chunk, k, threads)
+        else:
+            forward_rows(ops, factors, out, n, _max_run(ops), chunk, threads)
+    return out
+
+
+def angle_gradients(
+    program, angles: np.ndarray, states: np.ndarray, grads: np.ndarray, threads: int, fuse: bool = True
+) -> np.ndarray:
+    """:meth:`Program.angle_gradients` on ``threads`` threads (bit-identical for any count); ``fuse``: each group
+    of runs undone in one pass (equal to the run-by-run sweep to rounding)."""
+    ops, _, columns, _ = program.arrays()
+    per_rotation = np.zeros((len(angles), len(columns)))
+    if len(angles):
+        threads = _threads(threads, len(angles), program.n_qubits)
+        chunk = chunk_rows(program.n_qubits, len(angles), threads)
+        n, factors = program.n_qubits, program._factor_tables(angles)
+        states = np.ascontiguousarray(states, dtype=np.complex128)
+        grads = np.ascontiguousarray(grads, dtype=np.complex128)
+        if fuse:
+            k = fused.group_size(chunk)
+            plan = fused.plan(program, k)
+            fused.backward_rows(
+                ops, plan.fields, plan.arrays, factors, states, grads, per_rotation, n, _max_run(ops), chunk, k, threads
+            )
+        else:
+            backward_rows(ops, factors, states, grads, per_rotation, n, _max_run(ops), chunk, threads)
+    out = np.zeros(np.shape(angles))
+    np.add.at(out, (slice(None), columns), per_rotation)
+    return out
+
+
+def _threads(requested: int, rows: int, n_qubits: int) -> int:
+    """Threads that get work: at most numba's pool, one per MIN_CHUNK rows, and one below PARALLEL_MIN rows ×
+    amplitudes (waking the pool costs more there, and on a busy machine a parallel region waits for its slowest
+    thread); numba's count set to it."""
+    if rows << n_qubits < PARALLEL_MIN:
+        requested = 1
+    threads = max(1, min(int(requested), numba.config.NUMBA_NUM_THREADS, -(-rows // MIN_CHUNK)))
+    numba.set_num_threads(threads)
+    return threads
