@@ -37,11 +37,10 @@ from .statevector import (
     _base,
     _dagger_rows,
     _dense_rows,
-    _factor_rows,
-    _identity_rows,
-    _mul_rows,
     _overlap_dense,
+    _run_angle_gradients,
     _run_matrix,
+    _run_prefix,
 )
 
 #: Most runs in one group (a tile of 2**k lines).
@@ -302,36 +301,14 @@ def _undo_group(sre, sim, lre, lim, size, qubits, count, ordered, pairs, mats, c
 @numba.njit(cache=True, inline="always")
 def _run_gradients(first, last, r0, rows, factors, correlation, prefix, factor, tmp, suffix, matrix, out):
     """Each rotation factor's derivative in a run F_m … F_1 from its correlation (as ``_backward_chunk``)."""
-    rotation = factors[2]
-    _identity_rows(prefix[0], rows)
-    for t in range(last - first):
-        _factor_rows(first + t, r0, rows, factors, factor, False)
-        _mul_rows(factor, prefix[t], prefix[t + 1], rows)
-    _identity_rows(suffix, rows)
-    for t in range(last - first - 1, -1, -1):
-        f = first + t
-        if rotation[f] >= 0:
-            _factor_rows(f, r0, rows, factors, factor, True)
-            _mul_rows(factor, prefix[t], tmp, rows)
-            _mul_rows(suffix, tmp, matrix, rows)
-            for c in range(rows):
-                total = 0.0
-                for e in range(4):
-                    total += matrix[2 * e, c] * correlation[2 * e, c]
-                    total -= matrix[2 * e + 1, c] * correlation[2 * e + 1, c]
-                out[r0 + c, rotation[f]] += total
-        _factor_rows(f, r0, rows, factors, factor, False)
-        _mul_rows(suffix, factor, tmp, rows)
-        suffix[:, :rows] = tmp[:, :rows]
+    _run_prefix(first, last, r0, rows, factors, factor, prefix)
+    _run_angle_gradients(first, last, r0, rows, factors, correlation, prefix, factor, tmp, suffix, matrix, out)
 
 
 @numba.njit(cache=True, inline="always")
 def _daggered_run(first, last, r0, rows, factors, prefix, factor, out):
     """The run's matrix (F_m … F_1)† per row, its product taken as ``_backward_chunk`` takes it."""
-    _identity_rows(prefix[0], rows)
-    for t in range(last - first):
-        _factor_rows(first + t, r0, rows, factors, factor, False)
-        _mul_rows(factor, prefix[t], prefix[t + 1], rows)
+    _run_prefix(first, last, r0, rows, factors, factor, prefix)
     _dagger_rows(prefix[last - first], out, rows)
 
 
@@ -430,7 +407,7 @@ def _backward_chunk(r0, rows, n, ops, fields, plan, factors, states, grads, out,
         fields
     )
     group_of, group_count, group_ordered, group_pairs, _, _, absorbed = plan
-    rotation = factors[2]
+    rotation = factors.rotation
     size = 1 << n
     buffers, small, prefix, dense, amps, overlaps, group = work
     sre, sim, scratch_re, scratch_im, lre, lim = buffers[0], buffers[1], buffers[2], buffers[3], buffers[4], buffers[5]

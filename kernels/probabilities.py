@@ -3,7 +3,6 @@ its autograd made seven passes and two zero-filled complex tensors, ~20% of a 12
 Elementwise, so the results do not depend on the thread count."""
 
 import numba
-import numpy as np
 
 
 @numba.njit(cache=True, parallel=True)

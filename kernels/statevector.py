@@ -309,6 +309,38 @@ def _forward_chunk(r0, rows, ops, factors, out, work):
 
 
 @numba.njit(cache=True, inline="always")
+def _run_prefix(first, last, r0, rows, factors, factor, prefix):
+    """prefix[t] = F_t … F_1 per row, for the run F_m … F_1 of factors ``first`` .. ``last`` − 1 (prefix[0] = I)."""
+    _identity_rows(prefix[0], rows)
+    for t in range(last - first):
+        _factor_rows(first + t, r0, rows, factors, factor, False)
+        _mul_rows(factor, prefix[t], prefix[t + 1], rows)
+
+
+@numba.njit(cache=True, inline="always")
+def _run_angle_gradients(first, last, r0, rows, factors, correlation, prefix, factor, tmp, suffix, matrix, out):
+    """Adds to ``out`` each rotation factor's derivative in the run: dM/dγ_t = (F_m … F_{t+1}) · dF_t ·
+    (F_{t−1} … F_1) against the run's ``correlation``, with ``prefix`` from :func:`_run_prefix`."""
+    rotation = factors.rotation
+    _identity_rows(suffix, rows)
+    for t in range(last - first - 1, -1, -1):
+        f = first + t
+        if rotation[f] >= 0:
+            _factor_rows(f, r0, rows, factors, factor, True)
+            _mul_rows(factor, prefix[t], tmp, rows)
+            _mul_rows(suffix, tmp, matrix, rows)
+            for c in range(rows):
+                total = 0.0
+                for e in range(4):
+                    total += matrix[2 * e, c] * correlation[2 * e, c]
+                    total -= matrix[2 * e + 1, c] * correlation[2 * e + 1, c]
+                out[r0 + c, rotation[f]] += total
+        _factor_rows(f, r0, rows, factors, factor, False)
+        _mul_rows(suffix, factor, tmp, rows)
+        suffix[:, :rows] = tmp[:, :rows]
+
+
+@numba.njit(cache=True, inline="always")
 def _backward_chunk(r0, rows, ops, factors, states, grads, out, work):
     n, kind, op_qubit, op_first, op_last = ops.n, ops.kind, ops.op_qubit, ops.op_first, ops.op_last
     op_dim, op_offsets, op_ordered = ops.op_dim, ops.op_offsets, ops.op_ordered
@@ -337,30 +369,12 @@ def _backward_chunk(r0, rows, ops, factors, states, grads, out, work):
                     out[r0 + c, rotation[f]] += overlaps[c]
             _apply_dense(lre, lim, size, offsets, ordered, k, dense[0], True, rows, amps)
             continue
-        # A run F_m … F_1: undo it, then dM/dγ_t = (F_m … F_{t+1}) · dF_t · (F_{t−1} … F_1) against the correlation.
+        # A run F_m … F_1: undo it, then each angle's derivative against the correlation.
         first, last = op_first[o], op_last[o]
-        _identity_rows(prefix[0], rows)
-        for t in range(last - first):
-            _factor_rows(first + t, r0, rows, factors, factor, False)
-            _mul_rows(factor, prefix[t], prefix[t + 1], rows)
+        _run_prefix(first, last, r0, rows, factors, factor, prefix)
         _dagger_rows(prefix[last - first], matrix, rows)
         _undo_run(sre, sim, lre, lim, size, op_qubit[o], matrix, rows, correlation)
-        _identity_rows(suffix, rows)
-        for t in range(last - first - 1, -1, -1):
-            f = first + t
-            if rotation[f] >= 0:
-                _factor_rows(f, r0, rows, factors, factor, True)
-                _mul_rows(factor, prefix[t], tmp, rows)
-                _mul_rows(suffix, tmp, matrix, rows)
-                for c in range(rows):
-                    total = 0.0
-                    for e in range(4):
-                        total += matrix[2 * e, c] * correlation[2 * e, c]
-                        total -= matrix[2 * e + 1, c] * correlation[2 * e + 1, c]
-                    out[r0 + c, rotation[f]] += total
-            _factor_rows(f, r0, rows, factors, factor, False)
-            _mul_rows(suffix, factor, tmp, rows)
-            suffix[:, :rows] = tmp[:, :rows]
+        _run_angle_gradients(first, last, r0, rows, factors, correlation, prefix, factor, tmp, suffix, matrix, out)
 
 
 @numba.njit(cache=True)
