@@ -35,6 +35,7 @@ from .statevector import (
     RUN,
     _apply_dense,
     _base,
+    _correlate_pair,
     _dagger_rows,
     _dense_rows,
     _overlap_dense,
@@ -170,21 +171,6 @@ def _pair(re, im, i, j, m, rows):
         im[i, c] = m[0, c] * xi + m[1, c] * xr + m[2, c] * yi + m[3, c] * yr
         re[j, c] = m[4, c] * xr - m[5, c] * xi + m[6, c] * yr - m[7, c] * yi
         im[j, c] = m[4, c] * xi + m[5, c] * xr + m[6, c] * yi + m[7, c] * yr
-
-
-@numba.njit(cache=True, inline="always")
-def _correlate_pair(sre, sim, lre, lim, i, j, g, rows):
-    for c in range(rows):
-        pr, pi, qr, qi = sre[i, c], sim[i, c], sre[j, c], sim[j, c]
-        ur, ui, vr, vi = lre[i, c], lim[i, c], lre[j, c], lim[j, c]
-        g[0, c] += ur * pr + ui * pi
-        g[1, c] += ur * pi - ui * pr
-        g[2, c] += ur * qr + ui * qi
-        g[3, c] += ur * qi - ui * qr
-        g[4, c] += vr * pr + vi * pi
-        g[5, c] += vr * pi - vi * pr
-        g[6, c] += vr * qr + vi * qi
-        g[7, c] += vr * qi - vi * qr
 
 
 @numba.njit(cache=True, inline="always")

@@ -138,6 +138,22 @@ def _undo_run(sre, sim, lre, lim, size, q, m, rows, g):
 
 
 @numba.njit(cache=True, inline="always")
+def _correlate_pair(sre, sim, lre, lim, i, j, g, rows):
+    """Adds the pair (i, j)'s terms of the correlation Σ λ̄ ⊗ ψ (2×2 complex, as re/im rows of ``g``) per row."""
+    for c in range(rows):
+        pr, pi, qr, qi = sre[i, c], sim[i, c], sre[j, c], sim[j, c]
+        ur, ui, vr, vi = lre[i, c], lim[i, c], lre[j, c], lim[j, c]
+        g[0, c] += ur * pr + ui * pi
+        g[1, c] += ur * pi - ui * pr
+        g[2, c] += ur * qr + ui * qi
+        g[3, c] += ur * qi - ui * qr
+        g[4, c] += vr * pr + vi * pi
+        g[5, c] += vr * pi - vi * pr
+        g[6, c] += vr * qr + vi * qi
+        g[7, c] += vr * qi - vi * qr
+
+
+@numba.njit(cache=True, inline="always")
 def _correlate_run(sre, sim, lre, lim, size, q, rows, g):
     """g[·, c] = Σ conj(l_a)·s_b over qubit q's pairs (a, b ∈ {0, 1}), as 8 real rows."""
     for e in range(8):
@@ -147,17 +163,7 @@ def _correlate_run(sre, sim, lre, lim, size, q, rows, g):
     for hi in range(0, size, 2 * stride):
         for i in range(hi, hi + stride):
             j = i + stride
-            for c in range(rows):
-                pr, pi, qr, qi = sre[i, c], sim[i, c], sre[j, c], sim[j, c]
-                ur, ui, vr, vi = lre[i, c], lim[i, c], lre[j, c], lim[j, c]
-                g[0, c] += ur * pr + ui * pi
-                g[1, c] += ur * pi - ui * pr
-                g[2, c] += ur * qr + ui * qi
-                g[3, c] += ur * qi - ui * qr
-                g[4, c] += vr * pr + vi * pi
-                g[5, c] += vr * pi - vi * pr
-                g[6, c] += vr * qr + vi * qi
-                g[7, c] += vr * qi - vi * qr
+            _correlate_pair(sre, sim, lre, lim, i, j, g, rows)
 
 
 # --- dense gates on 2–3 qubits (per-row d×d complex matrices) -----------------------------------------------------
