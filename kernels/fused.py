@@ -28,7 +28,6 @@ import numba
 import numpy as np
 
 from .statevector import (
-    _D,
     CHUNK,
     DENSE,
     PERMUTATION,
@@ -38,11 +37,12 @@ from .statevector import (
     _correlate_pair,
     _dagger_rows,
     _dense_rows,
-    _overlap_dense,
     _run_angle_gradients,
     _run_matrix,
     _run_prefix,
+    _undo_dense,
 )
+from .statevector import _workspace as _chunk_workspace
 
 #: Most runs in one group (a tile of 2**k lines).
 MAX_GROUP = 6
@@ -329,13 +329,10 @@ def _store(re, im, size, r0, rows, out):
 
 @numba.njit(cache=True)
 def _workspace(n, max_run, chunk, k):
-    size = 1 << n
-    states = np.empty((6, size, chunk))  # re, im, scratch re, scratch im, adjoint re, adjoint im
-    small = np.empty((5, 8, chunk))  # matrix, factor, tmp, suffix, spare
-    prefix = np.empty((max_run + 1, 8, chunk))
-    dense = np.empty((2, chunk, _D, _D), dtype=np.complex128)
+    """The chunk's buffers (:func:`~hqnn.kernels.statevector._workspace`) and a group's run matrices and
+    correlations."""
     group = np.empty((2, k, 8, chunk))  # each run's matrix, each run's correlation
-    return states, small, prefix, dense, np.empty(_D, dtype=np.complex128), np.empty(chunk), group
+    return _chunk_workspace(n, max_run, chunk) + (group,)
 
 
 @numba.njit(cache=True, inline="always")
@@ -393,7 +390,6 @@ def _backward_chunk(r0, rows, n, ops, fields, plan, factors, states, grads, out,
         fields
     )
     group_of, group_count, group_ordered, group_pairs, _, _, absorbed = plan
-    rotation = factors.rotation
     size = 1 << n
     buffers, small, prefix, dense, amps, overlaps, group = work
     sre, sim, scratch_re, scratch_im, lre, lim = buffers[0], buffers[1], buffers[2], buffers[3], buffers[4], buffers[5]
@@ -413,15 +409,8 @@ def _backward_chunk(r0, rows, n, ops, fields, plan, factors, states, grads, out,
             o -= 1
             continue
         if kind[o] == DENSE:
-            f, k, offsets, ordered = op_first[o], op_qubit[o], op_offsets[o], op_ordered[o]
-            _dense_rows(f, r0, rows, op_dim[o], factors, dense[0], False)
-            _apply_dense(sre, sim, size, offsets, ordered, k, dense[0], True, rows, amps)
-            if rotation[f] >= 0:
-                _dense_rows(f, r0, rows, op_dim[o], factors, dense[1], True)
-                _overlap_dense(lre, lim, sre, sim, size, offsets, ordered, k, dense[1], rows, amps, overlaps)
-                for c in range(rows):
-                    out[r0 + c, rotation[f]] += overlaps[c]
-            _apply_dense(lre, lim, size, offsets, ordered, k, dense[0], True, rows, amps)
+            _undo_dense(o, r0, rows, size, op_first, op_qubit, op_dim, op_offsets, op_ordered, factors, sre, sim,
+                        lre, lim, dense, amps, overlaps, out)
             o -= 1
             continue
         start = o

@@ -12,7 +12,7 @@ import numba
 import numpy as np
 
 from . import fused
-from .statevector import _D, CHUNK, PARALLEL_MIN, _backward_chunk, _forward_chunk
+from .statevector import CHUNK, PARALLEL_MIN, _backward_chunk, _forward_chunk, _workspace
 
 #: Fewest rows in a chunk (the kernels vectorize over a chunk's rows: 8 float64 per AVX-512 register).
 MIN_CHUNK = 8
@@ -24,16 +24,6 @@ def chunk_rows(n_qubits: int, rows: int, threads: int) -> int:
     core's cache), but narrow enough that every thread gets a chunk. A multiple of MIN_CHUNK."""
     per_thread = -(-rows // max(threads, 1))
     return min(CHUNK, -(-per_thread // MIN_CHUNK) * MIN_CHUNK)
-
-
-@numba.njit(cache=True)
-def _workspace(n, max_run, chunk):
-    size = 1 << n
-    states = np.empty((6, size, chunk))  # re, im, scratch re, scratch im, adjoint re, adjoint im
-    small = np.empty((5, 8, chunk))  # matrix, factor, tmp, suffix, correlation
-    prefix = np.empty((max_run + 1, 8, chunk))
-    dense = np.empty((2, chunk, _D, _D), dtype=np.complex128)
-    return states, small, prefix, dense, np.empty(_D, dtype=np.complex128), np.empty(chunk)
 
 
 @numba.njit(cache=True, parallel=True)

@@ -258,13 +258,14 @@ def _permute(re, im, size, source, phase, phased, scratch_re, scratch_im, adjoin
 
 
 @numba.njit(cache=True)
-def _workspace(n, max_run):
+def _workspace(n, max_run, chunk):
+    """Buffers of a chunk of ``chunk`` rows (the serial kernels, the threaded ones and the fused ones share it)."""
     size = 1 << n
-    states = np.empty((6, size, CHUNK))  # re, im, scratch re, scratch im, adjoint re, adjoint im
-    small = np.empty((5, 8, CHUNK))  # matrix, factor, tmp, suffix, correlation
-    prefix = np.empty((max_run + 1, 8, CHUNK))
-    dense = np.empty((2, CHUNK, _D, _D), dtype=np.complex128)
-    return states, small, prefix, dense, np.empty(_D, dtype=np.complex128), np.empty(CHUNK)
+    states = np.empty((6, size, chunk))  # re, im, scratch re, scratch im, adjoint re, adjoint im
+    small = np.empty((5, 8, chunk))  # matrix, factor, tmp, suffix, correlation
+    prefix = np.empty((max_run + 1, 8, chunk))
+    dense = np.empty((2, chunk, _D, _D), dtype=np.complex128)
+    return states, small, prefix, dense, np.empty(_D, dtype=np.complex128), np.empty(chunk)
 
 
 @numba.njit(cache=True, inline="always")
@@ -315,6 +316,22 @@ def _forward_chunk(r0, rows, ops, factors, out, work):
 
 
 @numba.njit(cache=True, inline="always")
+def _undo_dense(o, r0, rows, size, op_first, op_qubit, op_dim, op_offsets, op_ordered, factors, sre, sim, lre, lim,
+                dense, amps, overlaps, out):
+    """Backward through dense operation o: undo it on the state and the adjoint, and add its angle's derivative."""
+    rotation = factors.rotation
+    f, k, offsets, ordered = op_first[o], op_qubit[o], op_offsets[o], op_ordered[o]
+    _dense_rows(f, r0, rows, op_dim[o], factors, dense[0], False)
+    _apply_dense(sre, sim, size, offsets, ordered, k, dense[0], True, rows, amps)
+    if rotation[f] >= 0:
+        _dense_rows(f, r0, rows, op_dim[o], factors, dense[1], True)
+        _overlap_dense(lre, lim, sre, sim, size, offsets, ordered, k, dense[1], rows, amps, overlaps)
+        for c in range(rows):
+            out[r0 + c, rotation[f]] += overlaps[c]
+    _apply_dense(lre, lim, size, offsets, ordered, k, dense[0], True, rows, amps)
+
+
+@numba.njit(cache=True, inline="always")
 def _run_prefix(first, last, r0, rows, factors, factor, prefix):
     """prefix[t] = F_t … F_1 per row, for the run F_m … F_1 of factors ``first`` .. ``last`` − 1 (prefix[0] = I)."""
     _identity_rows(prefix[0], rows)
@@ -350,7 +367,6 @@ def _run_angle_gradients(first, last, r0, rows, factors, correlation, prefix, fa
 def _backward_chunk(r0, rows, ops, factors, states, grads, out, work):
     n, kind, op_qubit, op_first, op_last = ops.n, ops.kind, ops.op_qubit, ops.op_first, ops.op_last
     op_dim, op_offsets, op_ordered = ops.op_dim, ops.op_offsets, ops.op_ordered
-    rotation = factors.rotation
     size = 1 << n
     buffers, small, prefix, dense, amps, overlaps = work
     sre, sim, scratch_re, scratch_im, lre, lim = buffers[0], buffers[1], buffers[2], buffers[3], buffers[4], buffers[5]
@@ -365,15 +381,8 @@ def _backward_chunk(r0, rows, ops, factors, states, grads, out, work):
             _permute_op(o, ops, lre, lim, scratch_re, scratch_im, True, rows)
             continue
         if kind[o] == DENSE:
-            f, k, offsets, ordered = op_first[o], op_qubit[o], op_offsets[o], op_ordered[o]
-            _dense_rows(f, r0, rows, op_dim[o], factors, dense[0], False)
-            _apply_dense(sre, sim, size, offsets, ordered, k, dense[0], True, rows, amps)
-            if rotation[f] >= 0:
-                _dense_rows(f, r0, rows, op_dim[o], factors, dense[1], True)
-                _overlap_dense(lre, lim, sre, sim, size, offsets, ordered, k, dense[1], rows, amps, overlaps)
-                for c in range(rows):
-                    out[r0 + c, rotation[f]] += overlaps[c]
-            _apply_dense(lre, lim, size, offsets, ordered, k, dense[0], True, rows, amps)
+            _undo_dense(o, r0, rows, size, op_first, op_qubit, op_dim, op_offsets, op_ordered, factors, sre, sim,
+                        lre, lim, dense, amps, overlaps, out)
             continue
         # A run F_m … F_1: undo it, then each angle's derivative against the correlation.
         first, last = op_first[o], op_last[o]
@@ -385,7 +394,7 @@ def _backward_chunk(r0, rows, ops, factors, states, grads, out, work):
 
 @numba.njit(cache=True)
 def _forward_serial(ops, factors, out):
-    work = _workspace(ops.n, ops.max_run)
+    work = _workspace(ops.n, ops.max_run, CHUNK)
     for r0 in range(0, len(out), CHUNK):
         _forward_chunk(r0, min(CHUNK, len(out) - r0), ops, factors, out, work)
 
@@ -394,12 +403,12 @@ def _forward_serial(ops, factors, out):
 def _forward_parallel(ops, factors, out):
     for chunk in numba.prange((len(out) + CHUNK - 1) // CHUNK):
         r0 = chunk * CHUNK
-        _forward_chunk(r0, min(CHUNK, len(out) - r0), ops, factors, out, _workspace(ops.n, ops.max_run))
+        _forward_chunk(r0, min(CHUNK, len(out) - r0), ops, factors, out, _workspace(ops.n, ops.max_run, CHUNK))
 
 
 @numba.njit(cache=True)
 def _backward_serial(ops, factors, states, grads, out):
-    work = _workspace(ops.n, ops.max_run)
+    work = _workspace(ops.n, ops.max_run, CHUNK)
     for r0 in range(0, len(out), CHUNK):
         _backward_chunk(r0, min(CHUNK, len(out) - r0), ops, factors, states, grads, out, work)
 
@@ -408,7 +417,7 @@ def _backward_serial(ops, factors, states, grads, out):
 def _backward_parallel(ops, factors, states, grads, out):
     for chunk in numba.prange((len(out) + CHUNK - 1) // CHUNK):
         r0 = chunk * CHUNK
-        _backward_chunk(r0, min(CHUNK, len(out) - r0), ops, factors, states, grads, out, _workspace(ops.n, ops.max_run))
+        _backward_chunk(r0, min(CHUNK, len(out) - r0), ops, factors, states, grads, out, _workspace(ops.n, ops.max_run, CHUNK))
 
 
 class Program:
