@@ -37,6 +37,7 @@ from .statevector import (
     _correlate_pair,
     _dagger_rows,
     _dense_rows,
+    _pair,
     _run_angle_gradients,
     _run_matrix,
     _run_prefix,
@@ -160,17 +161,6 @@ def diagonal_runs(program) -> np.ndarray:
 
 
 # --- one group on a chunk -------------------------------------------------------------------------------------------
-
-
-@numba.njit(cache=True, inline="always")
-def _pair(re, im, i, j, m, rows):
-    """The 2×2 per-row matrices m (8, chunk) on amplitudes i, j (the same arithmetic as ``_apply_run``)."""
-    for c in range(rows):
-        xr, xi, yr, yi = re[i, c], im[i, c], re[j, c], im[j, c]
-        re[i, c] = m[0, c] * xr - m[1, c] * xi + m[2, c] * yr - m[3, c] * yi
-        im[i, c] = m[0, c] * xi + m[1, c] * xr + m[2, c] * yi + m[3, c] * yr
-        re[j, c] = m[4, c] * xr - m[5, c] * xi + m[6, c] * yr - m[7, c] * yi
-        im[j, c] = m[4, c] * xi + m[5, c] * xr + m[6, c] * yi + m[7, c] * yr
 
 
 @numba.njit(cache=True, inline="always")

@@ -112,18 +112,24 @@ def _run_matrix(first, last, r0, rows, factors, out, factor, tmp):
 
 
 @numba.njit(cache=True, inline="always")
+def _pair(re, im, i, j, m, rows):
+    """The per-row 2×2 matrices m (8, chunk) on amplitudes i, j of every row of the chunk."""
+    for c in range(rows):
+        xr, xi, yr, yi = re[i, c], im[i, c], re[j, c], im[j, c]
+        re[i, c] = m[0, c] * xr - m[1, c] * xi + m[2, c] * yr - m[3, c] * yi
+        im[i, c] = m[0, c] * xi + m[1, c] * xr + m[2, c] * yi + m[3, c] * yr
+        re[j, c] = m[4, c] * xr - m[5, c] * xi + m[6, c] * yr - m[7, c] * yi
+        im[j, c] = m[4, c] * xi + m[5, c] * xr + m[6, c] * yi + m[7, c] * yr
+
+
+@numba.njit(cache=True, inline="always")
 def _apply_run(re, im, size, q, m, rows):
     """Apply the per-row 2×2 matrices m (8, CHUNK) to qubit q of every row of the chunk."""
     stride = 1 << q
     for hi in range(0, size, 2 * stride):
         for i in range(hi, hi + stride):
             j = i + stride
-            for c in range(rows):
-                xr, xi, yr, yi = re[i, c], im[i, c], re[j, c], im[j, c]
-                re[i, c] = m[0, c] * xr - m[1, c] * xi + m[2, c] * yr - m[3, c] * yi
-                im[i, c] = m[0, c] * xi + m[1, c] * xr + m[2, c] * yi + m[3, c] * yr
-                re[j, c] = m[4, c] * xr - m[5, c] * xi + m[6, c] * yr - m[7, c] * yi
-                im[j, c] = m[4, c] * xi + m[5, c] * xr + m[6, c] * yi + m[7, c] * yr
+            _pair(re, im, i, j, m, rows)
 
 
 @numba.njit(cache=True, inline="always")
