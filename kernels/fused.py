@@ -15,6 +15,11 @@ Diagonal runs (every factor diagonal: RZ, P, S, T, Z …) right after a permutat
 gathered amplitude is multiplied by their diagonal entries at once (one pass for CX·P·CX instead of three), with
 the arithmetic of the run-by-run kernels minus their terms in zero entries, so the states stay bit-identical.
 
+The backward stops at the leading runs: the state there is a product ⊗_p U_p|0⟩, so each leading run's correlation
+follows from contracting the adjoint with the other qubits' vectors, all of them in about two passes over the
+adjoint instead of undoing every leading run on the state and the adjoint (the runs commute, so each is taken
+as the last one; the gradients equal the undoing sweep's to rounding).
+
 The backward undoes a group tile by tile as well (runs in reverse order: the state, the run's correlation
 Σ conj(l_a)·s_b, the adjoint), then each angle's derivative follows from its run's 2×2 correlation by small
 products, as in :func:`~hqnn.kernels.statevector._backward_chunk`. The correlations are summed tile by tile, so
@@ -288,6 +293,58 @@ def _daggered_run(first, last, r0, rows, factors, prefix, factor, out):
     _dagger_rows(prefix[last - first], out, rows)
 
 
+@numba.njit(cache=True, inline="always")
+def _leading_correlations(lre, lim, n, leading, op_qubit, op_first, op_last, r0, rows, factors, small, prefix,
+                          vectors, suffix_re, suffix_im, corr, out):
+    """The leading runs' angle gradients without undoing them: after them the state is the product ⊗_p v_p
+    (v_p = U_p|0⟩, or |0⟩), so run q's correlation (l after, s before; the runs commute) has the columns
+    E_q = Σ conj(l[a, rest])·Π_{p≠q} v_p[rest_p] and 0. All E_q in about two passes over the adjoint, which is
+    contracted in place qubit by qubit (qubit 0 first) against conj(v); ``suffix_*`` hold Π_{p>q} v_p."""
+    matrix, factor, tmp, suffix = small[0], small[1], small[2], small[3]
+    for p in range(n):
+        for c in range(rows):
+            vectors[p, 0, c], vectors[p, 1, c], vectors[p, 2, c], vectors[p, 3, c] = 1.0, 0.0, 0.0, 0.0
+    for o in range(leading):
+        _run_matrix(op_first[o], op_last[o], r0, rows, factors, matrix, factor, tmp)
+        q = op_qubit[o]
+        for c in range(rows):  # the first column: m00, m10
+            vectors[q, 0, c], vectors[q, 1, c], vectors[q, 2, c], vectors[q, 3, c] = (
+                matrix[0, c], matrix[1, c], matrix[4, c], matrix[5, c])
+    # suffix products Π_{p>q} v_p (bit b of j ↔ qubit q + 1 + b) at offset 2**(n−q−1) − 1, from the top down
+    for c in range(rows):
+        suffix_re[0, c], suffix_im[0, c] = 1.0, 0.0
+    for q in range(n - 2, -1, -1):
+        above, here, p = (1 << (n - q - 2)) - 1, (1 << (n - q - 1)) - 1, q + 1
+        for j in range(1 << (n - q - 1)):
+            t, a = above + (j >> 1), 2 * (j & 1)
+            for c in range(rows):
+                xr, xi, vr, vi = suffix_re[t, c], suffix_im[t, c], vectors[p, a, c], vectors[p, a + 1, c]
+                suffix_re[here + j, c], suffix_im[here + j, c] = xr * vr - xi * vi, xr * vi + xi * vr
+    for q in range(n):
+        # cur = lre/lim[: 2**(n−q)] is l contracted with conj(v_0 … v_{q−1}); bit 0 ↔ qubit q
+        here = (1 << (n - q - 1)) - 1
+        for e in range(4):
+            for c in range(rows):
+                tmp[e, c] = 0.0
+        for j in range(1 << (n - q - 1)):
+            for c in range(rows):
+                wr, wi = suffix_re[here + j, c], -suffix_im[here + j, c]
+                ar, ai, br, bi = lre[2 * j, c], lim[2 * j, c], lre[2 * j + 1, c], lim[2 * j + 1, c]
+                tmp[0, c] += ar * wr - ai * wi
+                tmp[1, c] += ar * wi + ai * wr
+                tmp[2, c] += br * wr - bi * wi
+                tmp[3, c] += br * wi + bi * wr
+                v0r, v0i, v1r, v1i = vectors[q, 0, c], -vectors[q, 1, c], vectors[q, 2, c], -vectors[q, 3, c]
+                lre[j, c] = ar * v0r - ai * v0i + br * v1r - bi * v1i
+                lim[j, c] = ar * v0i + ai * v0r + br * v1i + bi * v1r
+        for c in range(rows):  # E_q = conj(the sums), in the columns m00 (a = 0) and m10 (a = 1)
+            corr[q, 0, c], corr[q, 1, c], corr[q, 2, c], corr[q, 3, c] = tmp[0, c], -tmp[1, c], 0.0, 0.0
+            corr[q, 4, c], corr[q, 5, c], corr[q, 6, c], corr[q, 7, c] = tmp[2, c], -tmp[3, c], 0.0, 0.0
+    for o in range(leading):
+        _run_gradients(op_first[o], op_last[o], r0, rows, factors, corr[op_qubit[o]], prefix, factor, tmp, suffix,
+                       matrix, out)
+
+
 # --- a chunk of rows ------------------------------------------------------------------------------------------------
 
 #: Amplitudes per block when moving states between the row-major arrays and a chunk's amplitude-major buffers
@@ -319,10 +376,11 @@ def _store(re, im, size, r0, rows, out):
 
 @numba.njit(cache=True)
 def _workspace(n, max_run, chunk, k):
-    """The chunk's buffers (:func:`~hqnn.kernels.statevector._workspace`) and a group's run matrices and
-    correlations."""
+    """The chunk's buffers (:func:`~hqnn.kernels.statevector._workspace`), a group's run matrices and
+    correlations, and the leading runs' product-state vectors and correlations."""
     group = np.empty((2, k, 8, chunk))  # each run's matrix, each run's correlation
-    return _chunk_workspace(n, max_run, chunk) + (group,)
+    leading = np.empty((2, n, 8, chunk))  # the leading runs' |0⟩ columns, their correlations
+    return _chunk_workspace(n, max_run, chunk) + (group, leading)
 
 
 @numba.njit(cache=True, inline="always")
@@ -332,7 +390,7 @@ def _forward_chunk(r0, rows, n, ops, fields, plan, factors, out, work):
     )
     group_of, group_count, group_ordered, group_pairs, leading, occupied, absorbed = plan
     size = 1 << n
-    buffers, small, _, dense, amps, _, group = work
+    buffers, small, _, dense, amps, _, group, _ = work
     re, im, scratch_re, scratch_im = buffers[0], buffers[1], buffers[2], buffers[3]
     factor, tmp, mats = small[1], small[2], group[0]
     for i in range(size):
@@ -379,17 +437,18 @@ def _backward_chunk(r0, rows, n, ops, fields, plan, factors, states, grads, out,
     kind, op_qubit, op_first, op_last, op_dim, op_offsets, op_ordered, perm_start, phase_start, perm_pool, phase_pool = (
         fields
     )
-    group_of, group_count, group_ordered, group_pairs, _, _, absorbed = plan
+    group_of, group_count, group_ordered, group_pairs, leading, _, absorbed = plan
     size = 1 << n
-    buffers, small, prefix, dense, amps, overlaps, group = work
+    buffers, small, prefix, dense, amps, overlaps, group, product = work
     sre, sim, scratch_re, scratch_im, lre, lim = buffers[0], buffers[1], buffers[2], buffers[3], buffers[4], buffers[5]
     matrix, factor, tmp, suffix = small[0], small[1], small[2], small[3]
     mats, corr = group[0], group[1]
     _load(states, r0, rows, sre, sim, size)
     _load(grads, r0, rows, lre, lim, size)
-    # walk the operations backwards; a group is met at its last run and handled from its first
+    # walk the operations backwards down to the leading runs; a group is met at its last run and handled from its
+    # first
     o = len(kind) - 1
-    while o >= 0:
+    while o >= leading:
         if kind[o] == PERMUTATION:
             # scatter into the scratch buffers, which become the state, then the adjoint likewise
             _gather(sre, sim, scratch_re, scratch_im, size, o, perm_start, phase_start, perm_pool, phase_pool, True, rows)
@@ -433,6 +492,9 @@ def _backward_chunk(r0, rows, n, ops, fields, plan, factors, states, grads, out,
                 matrix, out,
             )
         o = start - 1
+    if leading:
+        _leading_correlations(lre, lim, n, leading, op_qubit, op_first, op_last, r0, rows, factors, small, prefix,
+                              product[0], scratch_re, scratch_im, product[1], out)
 
 
 @numba.njit(cache=True, parallel=True)
