@@ -33,22 +33,36 @@ def _next(state):
     return state, np.float64(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
+#: CDF terms the inversion walk adds between two exit tests: the walk counts the terms below u without a branch
+#: (terms past c add zero mass), so a draw costs one hard-to-predict exit per BLOCK terms instead of one per term.
+#: The emulator's 28,928 8-qubit rows at 1000 shots, fastest of 15: 243 ms term by term, BLOCK 8 → 201 ms
+#: (4 → 206, 12 → 215, 16 → 233), and 182 ms with each term's 1/(j + 1) from _RECIPROCAL instead of a division
+#: (the term rounds differently; no draw moved in 14,000 random rows of 2 to 1024 outcomes and 1 to 5000 shots).
+BLOCK = 8
+_RECIPROCAL = np.concatenate(([0.0], 1.0 / np.arange(1, SMALL + BLOCK + 1)))
+
+
 @numba.njit(cache=True, inline="always")
 def _small_binomial(c, p, u):
-    """One Binomial(c, p) draw by inversion of its CDF at the uniform u (the smaller of p, 1 − p walked from 0)."""
+    """One Binomial(c, p) draw by inversion of its CDF at the uniform u (the smaller of p, 1 − p walked from 0):
+    the number of the CDF's terms F(0) … F(c − 1) below u."""
     flip = p > 0.5
     if flip:
         p = 1.0 - p
     q = 1.0 - p
     ratio = p / q
     mass = q**c
-    k = 0
     total = mass
-    while u > total and k < c:
-        mass *= ratio * (c - k) / (k + 1)
-        k += 1
-        total += mass
-    return c - k if flip else k
+    k = 0
+    j = 0
+    while True:
+        for _ in range(BLOCK):
+            k += (u > total) & (j < c)
+            mass *= ratio * max(c - j, 0) * _RECIPROCAL[j + 1]
+            j += 1
+            total += mass
+        if j >= c or u <= total:
+            return c - k if flip else k
 
 
 @numba.njit(cache=True)

@@ -51,5 +51,5 @@ class EmulatorExecutor(Executor):
         features = []
         for setting, joint in zip(self.spec.readout.settings, self._distributions(angles)):
             counts = multinomial_counts(joint.to(torch.float64), per_row, generator)
-            features.append(setting.from_distribution(counts / per_row))
+            features.append(setting.from_distribution(counts) / per_row)  # linear: divide (R, F), not (R, 2**m)
         return torch.cat(features, dim=1)
