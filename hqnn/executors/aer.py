@@ -85,9 +85,9 @@ class AerExecutor(Executor):
         rows = len(host)
         copies = min(self.pack, rows)
         experiments = -(-rows // copies)
-        grid = np.empty((experiments * copies, host.shape[1]))
-        grid[:rows] = host
-        grid[rows:] = host[-1]  # padding copies repeat the last row; their counts are dropped
+        grid = host
+        if experiments * copies > rows:  # padding copies repeat the last row; their counts are dropped
+            grid = np.concatenate((host, np.repeat(host[-1:], experiments * copies - rows, axis=0)))
         settings = self.spec.readout.settings
         job = submit_bound(
             self.backend,
