@@ -99,7 +99,7 @@ def _evaluate(
     strategy = _strategy(handle)
     check_finite(gamma, "circuit angles")  # compiled: the layer's own checks did not run
     values, jacobian = strategy.evaluate(gamma, need_inputs, need_weights)
-    return values, gamma.new_empty(0) if jacobian is None else jacobian
+    return values, gamma.new_empty(0) if jacobian is None else jacobian.contiguous()  # the strides the fake promises
 
 
 @_evaluate.register_fake
