@@ -50,7 +50,8 @@ class ShiftRule(Strategy):
         key = (need_inputs, need_weights)
         if key not in self._shifted:
             angle_map = self.spec.angle_map
-            self._shifted[key] = np.flatnonzero((angle_map.uses_inputs & need_inputs) | (angle_map.uses_weights & need_weights))
+            needed = (angle_map.uses_inputs & need_inputs) | (angle_map.uses_weights & need_weights)
+            self._shifted[key] = np.flatnonzero(needed)
         return self._shifted[key]
 
     def cost(self, batch, need_inputs=True, need_weights=True):
