@@ -9,6 +9,8 @@ import torch
 from hqnn import AerExecutor, Hybrid, chapter_circuit
 from hqnn.stats import two_sample_pvalue
 
+from aer_step import raw_job
+
 SHOTS = 100
 BATCHES = [1, 32, 256, 4096]
 SYSTEMS = ["aer", "aer-unpacked", "emulator", "analytic"]
@@ -35,8 +37,20 @@ def test_layer(benchmark, system, batch, smoke):
     benchmark.extra_info.update(system=system, batch=batch, samples=batch)
     layer = make_layer(system)
     x = torch.rand(batch, 1, generator=torch.Generator().manual_seed(batch), requires_grad=True)
+    forward_backward(layer, x)  # Aer transpiles on the first call: not a round
     benchmark(forward_backward, layer, x)
     assert x.grad.shape == (batch, 1)
+
+
+def test_raw_aer_job(benchmark):
+    """System ``aer-raw-job``: the one Aer job of the B = 1 ``aer`` step above, called directly (bench/aer_step.py);
+    the report divides that step by it."""
+    benchmark.group = "layer"
+    benchmark.extra_info.update(system="aer-raw-job", batch=1, samples=1)
+    layer = make_layer("aer")
+    x = torch.rand(1, 1, generator=torch.Generator().manual_seed(1), requires_grad=True)
+    forward_backward(layer, x)  # transpiles the template the raw job runs
+    benchmark(raw_job(layer, x.item()))
 
 
 def test_emulator_agrees_with_aer_at_4096(benchmark, smoke):

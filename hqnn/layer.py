@@ -139,14 +139,16 @@ class Hybrid(nn.Module):
             return (flat @ flat.new_zeros(spec.n_inputs, spec.n_outputs)).reshape(*lead, spec.n_outputs)
         if not torch.compiler.is_compiling():
             check_finite(flat, "Hybrid input")
-            check_finite(self.weights, "Hybrid circuit weights")
+            if spec.n_weights:
+                check_finite(self.weights, "Hybrid circuit weights")
             self.check_memory(len(flat), flat.device)
         grad = torch.is_grad_enabled()
         gamma = spec.angle_map(flat, self.weights)
         if not spec.angle_map.affine and not torch.compiler.is_compiling():  # finite in, NaN out: e.g. log(−1)
             check_finite(gamma, "circuit angles")
         out = self.strategy(gamma, grad and x.requires_grad, grad and self.weights.requires_grad)
-        return out.to(x.dtype).reshape(*lead, spec.n_outputs)
+        out = out.to(x.dtype)
+        return out if x.dim() == 2 else out.reshape(*lead, spec.n_outputs)  # (B, n_in) in: (B, n_out) already
 
     def cost(self, batch: int, backward: bool = True) -> JobCost:
         """Jobs (after splitting by ``max_executions``), circuits and executions (circuits × shots) of one

@@ -54,18 +54,26 @@ class Setting:
         return probabilities @ self._constants.get("signs", self.signs, probabilities.dtype, probabilities.device)
 
     def from_counts(
-        self, outcomes: np.ndarray, hits: np.ndarray, experiment: np.ndarray, n_experiments: int, shots: int
+        self,
+        outcomes: np.ndarray,
+        hits: np.ndarray,
+        experiment: np.ndarray,
+        n_experiments: int,
+        shots: int,
+        blocks: int = 1,
     ) -> np.ndarray:
         """Features (E, F): the mean over each experiment's ``shots`` of its ``outcomes`` (N,) seen ``hits`` times.
 
         ``experiment`` (N,) says which experiment each outcome belongs to. Up to ``DENSE_OUTCOME_BITS`` measured
-        bits the counts become an (E, 2**m) table first (one bincount, one matrix product).
+        bits the counts become an (E, 2**m) table first (one bincount, one matrix product per block of
+        E / ``blocks`` experiments: the same products whatever the number of blocks).
         """
         size = 2 ** len(self.qubits)
         if self.masks is None or len(self.qubits) <= DENSE_OUTCOME_BITS:
             table = np.bincount(experiment * size + outcomes, weights=hits, minlength=n_experiments * size)
-            frequencies = table.reshape(n_experiments, size) / shots
-            return frequencies if self.masks is None else frequencies @ self.signs()
+            frequencies = table.reshape(blocks, n_experiments // blocks, size) / shots
+            features = frequencies if self.masks is None else frequencies @ self.signs()
+            return features.reshape(n_experiments, -1)
         weighted = parity_signs(outcomes, self.masks) * hits[:, None]
         columns = [np.bincount(experiment, weights=column, minlength=n_experiments) for column in weighted.T]
         return np.stack(columns, axis=1).reshape(n_experiments, -1) / shots

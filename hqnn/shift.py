@@ -44,8 +44,9 @@ class ShiftPlan:
         estimates ((1 + 2n)·B, n_out) of :meth:`rows`."""
         n = len(shifted)
         blocks = estimates.reshape(1 + 2 * n, batch, -1)
-        slopes = (blocks[1 : 1 + n] - blocks[1 + n :]) / (2.0 * math.sin(self.shift))  # (n, B, n_out)
+        slopes = ((blocks[1 : 1 + n] - blocks[1 + n :]) / (2.0 * math.sin(self.shift))).permute(1, 2, 0)
+        if n == self.n_angles:  # every angle shifted, in order (``shifted`` is sorted): the slopes are the Jacobian
+            return blocks[0], slopes
         jacobian = estimates.new_zeros(batch, blocks.shape[-1], self.n_angles)
         index = self._constants.get(("index", shifted.tobytes()), shifted, torch.long, estimates.device)
-        jacobian.index_copy_(2, index, slopes.permute(1, 2, 0))
-        return blocks[0], jacobian
+        return blocks[0], jacobian.index_copy_(2, index, slopes)

@@ -85,9 +85,9 @@ class AerExecutor(Executor):
         rows = len(host)
         copies = min(self.pack, rows)
         experiments = -(-rows // copies)
-        grid = np.empty((experiments * copies, host.shape[1]))
-        grid[:rows] = host
-        grid[rows:] = host[-1]  # padding copies repeat the last row; their counts are dropped
+        grid = host
+        if experiments * copies > rows:  # padding copies repeat the last row; their counts are dropped
+            grid = np.concatenate((host, np.repeat(host[-1:], experiments * copies - rows, axis=0)))
         settings = self.spec.readout.settings
         job = submit_bound(
             self.backend,
@@ -153,21 +153,18 @@ def _check_pack(pack) -> int:
 def counts_features(counts: list[dict], setting: Setting, copies: int, shots: int) -> np.ndarray:
     """Features (E·copies, F) from Aer's hex-keyed counts of E experiments of ``copies`` packed copies each
     (copy c's outcome is bits [c·m, (c+1)·m) of the key); row e·copies + c is experiment e's copy c."""
-    sizes = np.fromiter((len(c) for c in counts), dtype=np.int64, count=len(counts))
-    keys = np.fromiter((int(k, 16) for c in counts for k in c), dtype=np.int64, count=sizes.sum())
-    hits = np.fromiter((v for c in counts for v in c.values()), dtype=np.float64, count=sizes.sum())
-    experiment = np.repeat(np.arange(len(counts)), sizes)
-    totals = np.bincount(experiment, weights=hits, minlength=len(counts))
-    if np.any(sizes == 0) or np.any(totals != shots):
-        raise RuntimeError(
-            f"Aer returned {totals.min():.0f}..{totals.max():.0f} shots per experiment, expected {shots}"
-        )
-    m = len(setting.qubits)
-    per_copy = [
-        setting.from_counts((keys >> (c * m)) & ((1 << m) - 1), hits, experiment, len(counts), shots)
-        for c in range(copies)
-    ]
-    return np.stack(per_copy, axis=1).reshape(len(counts) * copies, -1)
+    if not all(counts) or any(sum(c.values()) != shots for c in counts):
+        totals = [sum(c.values()) for c in counts]
+        raise RuntimeError(f"Aer returned {min(totals)}..{max(totals)} shots per experiment, expected {shots}")
+    m, n = len(setting.qubits), len(counts)
+    keys = np.array([int(k, 16) for c in counts for k in c], dtype=np.int64)
+    hits = np.array([v for c in counts for v in c.values()], dtype=np.float64)
+    experiment = np.repeat(np.arange(n), [len(c) for c in counts])
+    copy = np.arange(copies)
+    outcomes = (keys[:, None] >> (m * copy)) & ((1 << m) - 1)  # (N, copies): each copy's outcome
+    rows = experiment[:, None] + n * copy  # (N, copies): copy c of experiment e is row c·E + e here
+    features = setting.from_counts(outcomes.ravel(), np.repeat(hits, copies), rows.ravel(), n * copies, shots, copies)
+    return features.reshape(copies, n, -1).transpose(1, 0, 2).reshape(n * copies, -1)
 
 
 def shot_job_bytes(spec: CircuitSpec, pack: int, shots: int, rows: int) -> int:

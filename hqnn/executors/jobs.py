@@ -139,8 +139,11 @@ def run_jobs(
     otherwise all are submitted before any result is awaited.
     """
     per_job = rows_per_job(executor, policy, memory_rows) or max(1, len(angles))
-    chunks = list(angles.split(per_job))
-    row_shots = [None] * len(chunks) if shots is None else np.split(shots, range(per_job, len(angles), per_job))
+    if per_job >= len(angles):  # one job (the common case): no splitting
+        chunks, row_shots = [angles], [shots]
+    else:
+        chunks = list(angles.split(per_job))
+        row_shots = [None] * len(chunks) if shots is None else np.split(shots, range(per_job, len(angles), per_job))
     window = 1 if memory_rows is not None else len(chunks)  # jobs in flight at once
     seeds = [executor.job_seed() for _ in chunks]
     tries = [0] * len(chunks)

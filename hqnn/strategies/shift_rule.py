@@ -21,6 +21,7 @@ class ShiftRule(Strategy):
         super().__init__(executor.spec, executor.stream)
         self.executor = executor
         self.plan = ShiftPlan(executor.spec.n_angles, shift)
+        self._shifted: dict[tuple[bool, bool], np.ndarray] = {}
 
     @property
     def second_order_shift(self) -> float:
@@ -45,9 +46,13 @@ class ShiftRule(Strategy):
         return self.plan.reduce(outputs, shifted, len(gamma))
 
     def shifted(self, need_inputs: bool, need_weights: bool) -> np.ndarray:
-        """Columns of the angles that a needed parameter reaches: the ones to shift."""
-        angle_map = self.spec.angle_map
-        return np.flatnonzero((angle_map.uses_inputs & need_inputs) | (angle_map.uses_weights & need_weights))
+        """Columns of the angles that a needed parameter reaches: the ones to shift (computed once per need)."""
+        key = (need_inputs, need_weights)
+        if key not in self._shifted:
+            angle_map = self.spec.angle_map
+            needed = (angle_map.uses_inputs & need_inputs) | (angle_map.uses_weights & need_weights)
+            self._shifted[key] = np.flatnonzero(needed)
+        return self._shifted[key]
 
     def cost(self, batch, need_inputs=True, need_weights=True):
         rows = batch * (1 + 2 * len(self.shifted(need_inputs, need_weights)))
