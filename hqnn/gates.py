@@ -23,3 +23,5 @@ GENERATORS: dict[str, np.ndarray] = {
 PHASE_GATES = frozenset({"p", "u1"})
 #: Gates the two-term shift rule holds for: every parameterized gate is rewritten into these.
 SHIFTABLE_GATES = frozenset(GENERATORS) | PHASE_GATES
+#: Measuring in the X or Y basis is measuring Z after this gate (X: H, Y: H·S†).
+BASIS_CHANGE = {"X": np.array([[1, 1], [1, -1]]) / np.sqrt(2), "Y": np.array([[1, -1j], [1, 1j]]) / np.sqrt(2)}

@@ -93,6 +93,19 @@ class Readout:
     offset: np.ndarray
     qubits: tuple[int, ...] = ()
     _constants: TensorCache = field(default_factory=TensorCache, repr=False)
+    _joint_weights: list | None = field(default=None, repr=False)
+
+    def joint_weights(self) -> list[np.ndarray]:
+        """Per setting, the (2**m, n_out) map from its joint outcome distribution to the outputs (its features'
+        parity signs, then its rows of ``matrix``; computed once)."""
+        if self._joint_weights is None:
+            weights, first = [], 0
+            for setting in self.settings:
+                rows = self.matrix[first : first + setting.n_features]
+                weights.append(np.ascontiguousarray(rows if setting.masks is None else setting.signs() @ rows))
+                first += setting.n_features
+            object.__setattr__(self, "_joint_weights", weights)
+        return self._joint_weights
 
     @property
     def n_features(self) -> int:

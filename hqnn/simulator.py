@@ -18,7 +18,8 @@ from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter
 
 from .constants import TensorCache
-from .gates import GENERATORS, PHASE_GATES, SHIFTABLE_GATES
+from .gates import BASIS_CHANGE, GENERATORS, PHASE_GATES, SHIFTABLE_GATES
+from .kernel_readout import kernel_outputs
 from .kernels import rows as kernel_rows
 from .kernels.probabilities import probabilities as probabilities_kernel
 from .kernels.probabilities import probabilities_backward as probabilities_backward_kernel
@@ -29,7 +30,6 @@ from .validation import MAX_QUBITS  # widest circuit simulated: one row holds 2*
 
 # A parameterized gate's matrix is U(γ) = A + cos(c·γ)·C + sin(c·γ)·S.
 _IDENTITY = np.eye(2, dtype=complex)
-_BASIS_CHANGE = {"X": np.array([[1, 1], [1, -1]]) / np.sqrt(2), "Y": np.array([[1, -1j], [1, 1j]]) / np.sqrt(2)}
 _PHASE = (np.diag([1.0, 0.0]).astype(complex), np.diag([0.0, 1.0]).astype(complex), np.diag([0.0, 1j]), 1.0)
 
 
@@ -154,6 +154,13 @@ class TorchStatevector:
             state = self._apply(step, state, rotations)
         return state
 
+    def outputs(self, angles: torch.Tensor, readout: Readout) -> torch.Tensor:
+        """Exact outputs (R, n_out) of ``readout`` (differentiable): on the CPU one autograd node of the numba
+        kernels (:mod:`hqnn.kernel_readout`), elsewhere the torch steps."""
+        if angles.device.type == "cpu" and self.program is not None:
+            return kernel_outputs(angles, self, readout)
+        return readout.outputs(self.features(angles, readout))
+
     def features(self, angles: torch.Tensor, readout: Readout) -> torch.Tensor:
         """Exact features (R, F) of every setting of ``readout`` (differentiable)."""
         settings = readout.settings
@@ -170,7 +177,7 @@ class TorchStatevector:
         """``state`` with ``setting``'s measured qubits turned into its basis (X: H, Y: H·S†)."""
         for qubit, letter in zip(setting.qubits, setting.basis):
             if letter != "Z":
-                matrix = self._constants.get(("basis", letter), _BASIS_CHANGE[letter], state.dtype, state.device)
+                matrix = self._constants.get(("basis", letter), BASIS_CHANGE[letter], state.dtype, state.device)
                 state = _apply_single(state, matrix, qubit, self.n_qubits)
         return state
 

@@ -54,15 +54,17 @@ def _max_run(ops) -> int:
     return int(getattr(ops, "max_run", None) or ops[12])
 
 
-def states(program, angles: np.ndarray, threads: int, fuse: bool = True) -> np.ndarray:
+def states(program, angles: np.ndarray, threads: int, fuse: bool = True, factors=None) -> np.ndarray:
     """:meth:`Program.states` on ``threads`` threads (bit-identical for any count); ``fuse``: runs on distinct
-    qubits in one pass each group (:mod:`hqnn.kernels.fused`, bit-identical states)."""
+    qubits in one pass each group (:mod:`hqnn.kernels.fused`, bit-identical states); ``factors``: the program's
+    ``_factor_tables(angles)`` when the caller has them."""
     ops = program.arrays()[0]
     out = np.empty((len(angles), 1 << program.n_qubits), dtype=np.complex128)
     if len(out):
         threads = _threads(threads, len(out), program.n_qubits)
         chunk = chunk_rows(program.n_qubits, len(out), threads)
-        n, factors = program.n_qubits, program._factor_tables(angles)
+        n = program.n_qubits
+        factors = program._factor_tables(angles) if factors is None else factors
         if fuse:
             k = fused.group_size(chunk)
             plan = fused.plan(program, k)
@@ -73,16 +75,17 @@ def states(program, angles: np.ndarray, threads: int, fuse: bool = True) -> np.n
 
 
 def angle_gradients(
-    program, angles: np.ndarray, states: np.ndarray, grads: np.ndarray, threads: int, fuse: bool = True
+    program, angles: np.ndarray, states: np.ndarray, grads: np.ndarray, threads: int, fuse: bool = True, factors=None
 ) -> np.ndarray:
     """:meth:`Program.angle_gradients` on ``threads`` threads (bit-identical for any count); ``fuse``: each group
-    of runs undone in one pass (equal to the run-by-run sweep to rounding)."""
+    of runs undone in one pass (equal to the run-by-run sweep to rounding); ``factors`` as for :func:`states`."""
     ops, _, columns, _ = program.arrays()
     per_rotation = np.zeros((len(angles), len(columns)))
     if len(angles):
         threads = _threads(threads, len(angles), program.n_qubits)
         chunk = chunk_rows(program.n_qubits, len(angles), threads)
-        n, factors = program.n_qubits, program._factor_tables(angles)
+        n = program.n_qubits
+        factors = program._factor_tables(angles) if factors is None else factors
         states = np.ascontiguousarray(states, dtype=np.complex128)
         grads = np.ascontiguousarray(grads, dtype=np.complex128)
         if fuse:
