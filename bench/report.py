@@ -149,6 +149,20 @@ def target_table(runs: dict) -> list[str]:
     if twelve:
         step = twelve["stats"]["median"]
         lines.append(f"| 12 qubits B=32 exact forward+backward | {seconds(step)} | ≤ 2 s | {'pass' if step <= 2 else 'MISS'} |")
+    for (_, system, batch, qubits), bench in sorted((k, b) for k, b in runs.items() if k[0] == "threads"):
+        two = runs.get(("threads", "hqnn-exact-2-threads", batch, qubits))
+        if system == "hqnn-exact-1-threads" and two and qubits >= 12:
+            ratio = bench["stats"]["median"] / two["stats"]["median"]
+            lines.append(f"| {qubits} qubits B={batch} exact: 1 thread / 2 threads | {ratio:.3g}× | ≥ 1.6× | "
+                         f"{'pass' if ratio >= 1.6 else 'MISS'} |")
+    big = next((b for k, b in runs.items() if k[:2] == ("threads", "hqnn-exact-1-threads") and k[3] >= 20), None)
+    if big:
+        lines.append(f"| 20 qubits B=8 exact forward+backward, 1 thread | {seconds(big['stats']['median'])} | runs | pass |")
+    emulated = runs.get(("scale", "hqnn-emulator", 256, 8, "layered"))
+    if emulated:
+        step = emulated["stats"]["median"]
+        lines.append(f"| 8 qubits B=256 emulator (1000 shots) forward+backward | {seconds(step)} | ≤ 300 ms | "
+                     f"{'pass' if step <= 0.3 else 'MISS'} |")
     aer1 = runs.get(("layer", "aer", 1))
     if aer1:
         step = aer1["stats"]["median"]
@@ -205,11 +219,15 @@ def report(path: str | Path) -> str:
         "Families: `layered` (RY encoder + 3 × (RY, RZ on every qubit, CX chain), ⟨Z⟩ per qubit), "
         "`zz-real-amplitudes` (zz_feature_map(reps=2) + real_amplitudes(reps=3), ZZ on neighbours, X on every "
         "qubit, Y on the end qubits), `efficient-su2-full` (RY encoder + efficient_su2(reps=2, full "
-        "entanglement), ⟨Z⟩ per qubit). tensorcircuit-ng: JAX, jit(value_and_grad(vmap)), complex128, one "
-        "`c.state()` then the outputs; its compile time is the first call's, not in the timing.",
+        "entanglement), ⟨Z⟩ per qubit). tensorcircuit-ng: JAX, jit(value_and_grad(vmap)), complex128, its own "
+        "gates, one `c.state()` then the outputs; its compile time is the first call's, not in the timing.",
         "",
         *[line for family in sorted({k[0] for k in scale_medians(runs)}) for line in
           (f"### {family}", "", *scale_table(runs, family), "")],
+        "## Threads (group `threads`: exact forward + backward, layered family, torch.set_num_threads)",
+        "",
+        *simple_table(runs, "threads", ("threads", "hqnn-exact-1-threads", 32, 12)),
+        "",
         "## qiskit-machine-learning's zz_feature_map + real_amplitudes model, B = 64, 1000 shots (group `qml-model`)",
         "",
         "TorchConnector + EstimatorQNN on Aer's EstimatorV2 (precision 1/√1000), against the same QNN moved to hqnn "

@@ -6,6 +6,7 @@ differentiable (``create_graph=True``) differentiates the torch path instead."""
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING
 
 import numba
@@ -13,8 +14,7 @@ import numpy as np
 import torch
 
 from .kernels import rows as kernel_rows
-from .kernels.probabilities import probabilities as probabilities_kernel
-from .kernels.probabilities import probabilities_backward as probabilities_backward_kernel
+from .kernels.probabilities import joint_outputs, joint_outputs_backward
 from .gates import BASIS_CHANGE
 from .kernels.statevector import PARALLEL_MIN
 from .readout import Readout, Setting
@@ -37,17 +37,18 @@ class _KernelOutputs(torch.autograd.Function):
         factors = program._factor_tables(host)
         state = kernel_rows.states(program, host, threads, factors=factors)
         n = program.n_qubits
-        out = np.zeros((len(host), readout.n_outputs))
-        rotated = []
+        out, rotated = np.empty((len(host), readout.n_outputs)), []
+        total = np.tile(readout.offset, (len(host), 1))
+        numba.set_num_threads(_threads(state.size))
         for setting, weights in zip(readout.settings, readout.joint_weights()):
             phi = _basis_change(state, setting, n, adjoint=False)
-            out += _joint(_probabilities(phi), setting.qubits, n) @ weights
+            joint_outputs(phi, _outcome_index(setting, n), weights, np.empty((len(host), len(weights))), out)
+            total += out
             rotated.append(phi)
-        out += readout.offset
         ctx.simulator, ctx.readout, ctx.factors, ctx.host = simulator, readout, factors, host
         ctx.state, ctx.rotated = state, rotated
         ctx.save_for_backward(angles)
-        return torch.from_numpy(out).to(angles.dtype)
+        return torch.from_numpy(total).to(angles.dtype)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
@@ -57,11 +58,17 @@ class _KernelOutputs(torch.autograd.Function):
             outputs = readout.outputs(simulator.features(angles, readout))  # differentiable twice
             (grads,) = torch.autograd.grad(outputs, angles, grad.to(outputs.dtype), create_graph=True)
             return grads, None, None
-        n, g = simulator.program.n_qubits, grad.detach().to(torch.float64).numpy()
+        n, g = simulator.program.n_qubits, np.ascontiguousarray(grad.detach().to(torch.float64).numpy())
         adjoint = np.zeros_like(ctx.state)
+        numba.set_num_threads(_threads(adjoint.size))
         for setting, weights, phi in zip(readout.settings, readout.joint_weights(), ctx.rotated):
-            joint_grad = _joint_backward(g @ weights.T, setting.qubits, n)
-            adjoint += _basis_change(_probabilities_backward(phi, joint_grad), setting, n, adjoint=True)
+            index, scratch = _outcome_index(setting, n), np.empty((len(g), len(weights)))
+            if set(setting.basis) <= {"Z"}:  # no basis change: straight into the adjoint
+                joint_outputs_backward(phi, index, weights, g, scratch, adjoint)
+                continue
+            rotated_grad = np.zeros_like(phi)
+            joint_outputs_backward(phi, index, weights, g, scratch, rotated_grad)
+            adjoint += _basis_change(rotated_grad, setting, n, adjoint=True)
         grads = kernel_rows.angle_gradients(
             simulator.program, ctx.host, ctx.state, adjoint, torch.get_num_threads(), factors=ctx.factors
         )
@@ -88,37 +95,15 @@ def _threads(size: int) -> int:
     return 1 if size < PARALLEL_MIN else max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
 
 
-def _probabilities(state: np.ndarray) -> np.ndarray:
-    out = np.empty(state.shape)
-    numba.set_num_threads(_threads(state.size))
-    probabilities_kernel(state, out)
-    return out
+_INDEX: "weakref.WeakKeyDictionary[Setting, dict[int, np.ndarray]]" = weakref.WeakKeyDictionary()
 
 
-def _probabilities_backward(state: np.ndarray, grads: np.ndarray) -> np.ndarray:
-    out = np.empty(state.shape, dtype=np.complex128)
-    numba.set_num_threads(_threads(state.size))
-    probabilities_backward_kernel(state, np.ascontiguousarray(grads), out)
-    return out
-
-
-def _axes(qubits: tuple[int, ...], n: int) -> list[int]:
-    """The axes of a (R, 2, …, 2) view of (R, 2**n) holding ``qubits``, most significant readout bit first."""
-    return [1 + n - 1 - q for q in reversed(qubits)]
-
-
-def _joint(probs: np.ndarray, qubits: tuple[int, ...], n: int) -> np.ndarray:
-    """Joint probabilities (R, 2**m) of ``qubits`` (bit i ↔ qubits[i]) from full ones (R, 2**n)."""
-    if qubits == tuple(range(n)):
-        return probs
-    tensor = np.moveaxis(probs.reshape((len(probs),) + (2,) * n), _axes(qubits, n), range(1, len(qubits) + 1))
-    return tensor.reshape(len(probs), 1 << len(qubits), -1).sum(-1)
-
-
-def _joint_backward(grads: np.ndarray, qubits: tuple[int, ...], n: int) -> np.ndarray:
-    """The gradient (R, 2**n) by the full probabilities from the one (R, 2**m) by the joint ones."""
-    if qubits == tuple(range(n)):
-        return grads
-    m, rows = len(qubits), len(grads)
-    tensor = np.broadcast_to(grads.reshape((rows,) + (2,) * m + (1,) * (n - m)), (rows,) + (2,) * n)
-    return np.ascontiguousarray(np.moveaxis(tensor, range(1, m + 1), _axes(qubits, n))).reshape(rows, -1)
+def _outcome_index(setting: Setting, n: int) -> np.ndarray:
+    """For each of the 2**n basis states, the setting's outcome (bit b ↔ ``setting.qubits[b]``); computed once."""
+    by_size = _INDEX.setdefault(setting, {})
+    if n not in by_size:
+        states, index = np.arange(1 << n, dtype=np.int64), np.zeros(1 << n, dtype=np.int64)
+        for b, q in enumerate(setting.qubits):
+            index |= ((states >> q) & 1) << b
+        by_size[n] = index
+    return by_size[n]

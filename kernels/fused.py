@@ -50,8 +50,8 @@ from .statevector import (
 )
 from .statevector import _workspace as _chunk_workspace
 
-#: Most runs in one group (a tile of 2**k lines).
-MAX_GROUP = 6
+#: Most runs in one group (a tile of 2**k lines; 8 for the narrow chunks of 16 qubits and more).
+MAX_GROUP = 8
 #: A tile's bytes (2**k amplitudes × the chunk's rows × re, im) are kept under this (the core's L1 data cache).
 TILE_BYTES = 32 << 10
 

@@ -19,11 +19,20 @@ MIN_CHUNK = 8
 
 
 def chunk_rows(n_qubits: int, rows: int, threads: int) -> int:
-    """Rows per chunk: as wide as allowed (CHUNK; measured at 8 and 12 qubits, 1 thread, 256 rows: widths 8, 16, 32
-    took 2.5×, 1.6×, 1.2× the time of 64 forward, and more backward, although 64 rows of 12 qubits overflow the
-    core's cache), but narrow enough that every thread gets a chunk. A multiple of MIN_CHUNK."""
+    """Rows per chunk: as wide as :func:`widest_chunk` allows, but narrow enough that every thread gets a chunk. A
+    multiple of MIN_CHUNK."""
     per_thread = -(-rows // max(threads, 1))
-    return min(CHUNK, -(-per_thread // MIN_CHUNK) * MIN_CHUNK)
+    return min(widest_chunk(n_qubits), -(-per_thread // MIN_CHUNK) * MIN_CHUNK)
+
+
+def widest_chunk(n_qubits: int) -> int:
+    """CHUNK rows up to 12 qubits, then half as many every two qubits (MIN_CHUNK from 18). Wide chunks vectorize
+    (8 and 12 qubits, 256 rows: widths 8, 16, 32 took 2.5×, 1.6×, 1.2× the time of 64 forward); past 12 qubits
+    the state streams from memory, and a narrower chunk gets larger tile groups (:func:`fused.group_size`), so
+    fewer passes. Measured forward + backward, 1 thread, the bench's layered circuit: 14 qubits B=64 widths 16,
+    32, 64: 82, 69, 118 ms; 16 qubits B=32 widths 8, 16, 32: 252, 220, 300 ms; B=256 widths 16, 32, 64: 1.46,
+    1.67, 2.12 s."""
+    return min(CHUNK, max(MIN_CHUNK, 1 << max(0, 12 - n_qubits // 2)))
 
 
 @numba.njit(cache=True, parallel=True)

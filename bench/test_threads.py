@@ -1,0 +1,46 @@
+"""Group ``threads``: hqnn's exact forward + backward (the layered family) on 1 and 2 threads at 12 and 16 qubits
+(``torch.set_num_threads``; the kernels take torch's count), and 20 qubits with B = 8 on 1 thread, admitted by
+the memory guard."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+from test_scale import forward_backward, hqnn_layer, inputs, run_layer
+
+SIZES = [(12, 32), (12, 256), (16, 32), (16, 256)]
+
+
+def _time(benchmark, qubits: int, batch: int, threads: int, smoke: bool) -> None:
+    layer = hqnn_layer(qubits, "analytic", None)
+    weights = layer.weights.detach().clone().requires_grad_()
+    x = inputs(qubits, batch)
+    benchmark.group = "threads"
+    benchmark.extra_info.update(system=f"hqnn-exact-{threads}-threads", batch=batch, samples=batch, qubits=qubits)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        rounds = 1 if smoke else 3
+        benchmark.pedantic(forward_backward, (run_layer(layer), x, weights), rounds=rounds, warmup_rounds=0 if smoke else 1)
+    finally:
+        torch.set_num_threads(previous)
+    assert torch.isfinite(weights.grad).all()
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("qubits, batch", SIZES)
+def test_threads(benchmark, qubits, batch, threads, smoke):
+    if threads > (os.cpu_count() or 1):
+        pytest.skip(f"{threads} threads need {threads} cores")
+    if smoke:
+        if (qubits, batch) != SIZES[0]:
+            pytest.skip("smoke run: one size")
+        qubits, batch = 4, 32
+    _time(benchmark, qubits, batch, threads, smoke)
+
+
+def test_twenty_qubits(benchmark, smoke):
+    _time(benchmark, 6 if smoke else 20, 8, 1, smoke)
