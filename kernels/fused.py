@@ -247,22 +247,55 @@ def _spread(re, im, occupied, count, bit, m, rows):
 
 
 @numba.njit(cache=True, inline="always")
-def _apply_group(re, im, size, qubits, count, ordered, pairs, mats, rows):
-    """Runs j = 0 … count − 1 (qubit qubits[j], matrix mats[j]) in order, tile by tile."""
+def _uniform_run(first, last, r0, rows, factors):
+    """True when factors ``first`` … ``last`` − 1 are the same matrix in every row of the chunk (constants, or
+    rotations whose cos and sin repeat row to row: the circuit weights), so the run's matrix is too."""
+    rotation, trig_cos, trig_sin = factors.rotation, factors.trig_cos, factors.trig_sin
+    for f in range(first, last):
+        k = rotation[f]
+        if k >= 0:
+            for c in range(1, rows):
+                if trig_cos[r0 + c, k] != trig_cos[r0, k] or trig_sin[r0 + c, k] != trig_sin[r0, k]:
+                    return False
+    return True
+
+
+@numba.njit(cache=True, inline="always")
+def _pair_uniform(re, im, i, j, m, rows):
+    """:func:`_pair` for a matrix that is the same in every row (m[·, 0]): the same arithmetic, the entries held
+    in registers instead of loaded per row (3× faster measured at 32 rows)."""
+    m0, m1, m2, m3, m4, m5, m6, m7 = m[0, 0], m[1, 0], m[2, 0], m[3, 0], m[4, 0], m[5, 0], m[6, 0], m[7, 0]
+    for c in range(rows):
+        xr, xi, yr, yi = re[i, c], im[i, c], re[j, c], im[j, c]
+        re[i, c] = m0 * xr - m1 * xi + m2 * yr - m3 * yi
+        im[i, c] = m0 * xi + m1 * xr + m2 * yi + m3 * yr
+        re[j, c] = m4 * xr - m5 * xi + m6 * yr - m7 * yi
+        im[j, c] = m4 * xi + m5 * xr + m6 * yi + m7 * yr
+
+
+@numba.njit(cache=True, inline="always")
+def _apply_group(re, im, size, qubits, count, ordered, pairs, mats, uniform, rows):
+    """Runs j = 0 … count − 1 (qubit qubits[j], matrix mats[j], the same in every row where uniform[j]) in order,
+    tile by tile."""
     half = 1 << (count - 1)
     for b in range(size >> count):
         base = _base(b, ordered, count)
         for j in range(count):
             stride = 1 << qubits[j]
-            for t in range(half):
-                i = base + pairs[j, t]
-                _pair(re, im, i, i + stride, mats[j], rows)
+            if uniform[j]:
+                for t in range(half):
+                    i = base + pairs[j, t]
+                    _pair_uniform(re, im, i, i + stride, mats[j], rows)
+            else:
+                for t in range(half):
+                    i = base + pairs[j, t]
+                    _pair(re, im, i, i + stride, mats[j], rows)
 
 
 @numba.njit(cache=True, inline="always")
-def _undo_group(sre, sim, lre, lim, size, qubits, count, ordered, pairs, mats, corr, rows):
-    """Runs j = count − 1 … 0 undone (mats[j]: daggered) on the state and the adjoint, tile by tile; corr[j] gets
-    run j's correlation (l before, s after)."""
+def _undo_group(sre, sim, lre, lim, size, qubits, count, ordered, pairs, mats, uniform, corr, rows):
+    """Runs j = count − 1 … 0 undone (mats[j]: daggered; the same in every row where uniform[j]) on the state and
+    the adjoint, tile by tile; corr[j] gets run j's correlation (l before, s after)."""
     half = 1 << (count - 1)
     for j in range(count):
         for e in range(8):
@@ -272,11 +305,18 @@ def _undo_group(sre, sim, lre, lim, size, qubits, count, ordered, pairs, mats, c
         base = _base(b, ordered, count)
         for j in range(count - 1, -1, -1):
             stride = 1 << qubits[j]
-            for t in range(half):
-                i = base + pairs[j, t]
-                _pair(sre, sim, i, i + stride, mats[j], rows)
-                _correlate_pair(sre, sim, lre, lim, i, i + stride, corr[j], rows)
-                _pair(lre, lim, i, i + stride, mats[j], rows)
+            if uniform[j]:
+                for t in range(half):
+                    i = base + pairs[j, t]
+                    _pair_uniform(sre, sim, i, i + stride, mats[j], rows)
+                    _correlate_pair(sre, sim, lre, lim, i, i + stride, corr[j], rows)
+                    _pair_uniform(lre, lim, i, i + stride, mats[j], rows)
+            else:
+                for t in range(half):
+                    i = base + pairs[j, t]
+                    _pair(sre, sim, i, i + stride, mats[j], rows)
+                    _correlate_pair(sre, sim, lre, lim, i, i + stride, corr[j], rows)
+                    _pair(lre, lim, i, i + stride, mats[j], rows)
 
 
 @numba.njit(cache=True, inline="always")
@@ -380,7 +420,8 @@ def _workspace(n, max_run, chunk, k):
     correlations, and the leading runs' product-state vectors and correlations."""
     group = np.empty((2, k, 8, chunk))  # each run's matrix, each run's correlation
     leading = np.empty((2, n, 8, chunk))  # the leading runs' |0⟩ columns, their correlations
-    return _chunk_workspace(n, max_run, chunk) + (group, leading)
+    uniform = np.zeros(k, dtype=np.bool_)  # which runs of a group are the same matrix in every row
+    return _chunk_workspace(n, max_run, chunk) + (group, leading, uniform)
 
 
 @numba.njit(cache=True, inline="always")
@@ -390,7 +431,7 @@ def _forward_chunk(r0, rows, n, ops, fields, plan, factors, out, work):
     )
     group_of, group_count, group_ordered, group_pairs, leading, occupied, absorbed = plan
     size = 1 << n
-    buffers, small, _, dense, amps, _, group, _ = work
+    buffers, small, _, dense, amps, _, group, _, uniform = work
     re, im, scratch_re, scratch_im = buffers[0], buffers[1], buffers[2], buffers[3]
     factor, tmp, mats = small[1], small[2], group[0]
     for i in range(size):
@@ -423,7 +464,9 @@ def _forward_chunk(r0, rows, n, ops, fields, plan, factors, out, work):
             count = group_count[g]
             for j in range(count):
                 _run_matrix(op_first[o + j], op_last[o + j], r0, rows, factors, mats[j], factor, tmp)
-            _apply_group(re, im, size, op_qubit[o : o + count], count, group_ordered[g], group_pairs[g], mats, rows)
+                uniform[j] = _uniform_run(op_first[o + j], op_last[o + j], r0, rows, factors)
+            _apply_group(re, im, size, op_qubit[o : o + count], count, group_ordered[g], group_pairs[g], mats, uniform,
+                         rows)
             o += count
         else:
             _dense_rows(op_first[o], r0, rows, op_dim[o], factors, dense[0], False)
@@ -439,7 +482,7 @@ def _backward_chunk(r0, rows, n, ops, fields, plan, factors, states, grads, out,
     )
     group_of, group_count, group_ordered, group_pairs, leading, _, absorbed = plan
     size = 1 << n
-    buffers, small, prefix, dense, amps, overlaps, group, product = work
+    buffers, small, prefix, dense, amps, overlaps, group, product, uniform = work
     sre, sim, scratch_re, scratch_im, lre, lim = buffers[0], buffers[1], buffers[2], buffers[3], buffers[4], buffers[5]
     matrix, factor, tmp, suffix = small[0], small[1], small[2], small[3]
     mats, corr = group[0], group[1]
@@ -482,9 +525,10 @@ def _backward_chunk(r0, rows, n, ops, fields, plan, factors, states, grads, out,
         count = group_count[g]
         for j in range(count):
             _daggered_run(op_first[start + j], op_last[start + j], r0, rows, factors, prefix, factor, mats[j])
+            uniform[j] = _uniform_run(op_first[start + j], op_last[start + j], r0, rows, factors)
         _undo_group(
             sre, sim, lre, lim, size, op_qubit[start : start + count], count, group_ordered[g], group_pairs[g],
-            mats, corr, rows,
+            mats, uniform, corr, rows,
         )
         for j in range(count):
             _run_gradients(

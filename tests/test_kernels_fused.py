@@ -106,12 +106,17 @@ CIRCUITS = {"diagonal": diagonal_circuit, "product-only": product_only_circuit, 
             "efficient-su2-full": su2_circuit, "zz-real-amplitudes": zz_circuit, "reupload": reupload_circuit}
 
 
-def setup(name, count=29, seed=0):
+def setup(name, count=29, seed=0, shared=False):
+    """Program, angles and incoming gradients; ``shared``: the weights' angles the same in every row, as in a
+    layer (those runs take the kernels' uniform path)."""
     qc, inputs, weights = CIRCUITS[name]()
     spec = CircuitSpec.from_circuit(qc, inputs=inputs, weights=weights)
     program = TorchStatevector(spec.circuit, spec.angles).program
     rng = np.random.default_rng(seed)
     gamma = rng.uniform(-4, 4, (count, spec.n_angles))
+    if shared:
+        weights_only = ~spec.angle_map.uses_inputs
+        gamma[:, weights_only] = gamma[0, weights_only]
     size = (count, 1 << program.n_qubits)
     grads = rng.normal(size=size) + 1j * rng.normal(size=size)
     return program, gamma, grads
@@ -133,9 +138,10 @@ def run_fused(program, gamma, grads, chunk, k, threads):
     return states, out
 
 
+@pytest.mark.parametrize("shared", [False, True], ids=["per-row", "shared-weights"])
 @pytest.mark.parametrize("name", CIRCUITS)
-def test_fused_states_bit_identical_and_gradients_equal_to_run_by_run(name):
-    program, gamma, grads = setup(name)
+def test_fused_states_bit_identical_and_gradients_equal_to_run_by_run(name, shared):
+    program, gamma, grads = setup(name, shared=shared)
     states = program.states(gamma)
     reference = program.angle_gradients(gamma, states, grads)
     first = None
@@ -150,10 +156,11 @@ def test_fused_states_bit_identical_and_gradients_equal_to_run_by_run(name):
                 assert np.array_equal(fused_grads, first)  # any thread count and chunk: the same bits
 
 
+@pytest.mark.parametrize("shared", [False, True], ids=["per-row", "shared-weights"])
 @pytest.mark.parametrize("name", CIRCUITS)
-def test_default_path_is_fused_and_deterministic(name, monkeypatch):
+def test_default_path_is_fused_and_deterministic(name, shared, monkeypatch):
     monkeypatch.setattr(rows, "PARALLEL_MIN", 0)  # threads at any size
-    program, gamma, grads = setup(name, 70)
+    program, gamma, grads = setup(name, 70, shared=shared)
     states = rows.states(program, gamma, 2)
     assert np.array_equal(states, rows.states(program, gamma, 2, fuse=False))
     assert np.array_equal(states, rows.states(program, gamma, 1))
