@@ -434,7 +434,7 @@ def _backward_parallel(ops, factors, states, grads, out):
 
 @numba.njit(cache=True)
 def _fresh_phases(angles, columns, frequencies, fresh):
-    """Writes to ``fresh`` each phase angles[r, columns[k]]·frequencies[k] whose bits differ from row r − 1's, in
+    """Writes to ``fresh`` each phase angles[r, columns[k]]·frequencies[k] not the same as row r − 1's, in
     row-major order; returns their count."""
     count = 0
     for r in range(len(angles)):
