@@ -11,6 +11,7 @@ no stored intermediate states, about three forward passes whatever the number of
 little-endian: bit q of an index is qubit q.
 """
 
+import math
 from collections import namedtuple
 
 import numba
@@ -426,6 +427,46 @@ def _backward_parallel(ops, factors, states, grads, out):
         _backward_chunk(r0, min(CHUNK, len(out) - r0), ops, factors, states, grads, out, _workspace(ops.n, ops.max_run, CHUNK))
 
 
+# --- cos and sin tables: np.cos and np.sin of each phase not the same as the row above's ----------------------
+# Rows often repeat most angles (the weights in every row, a shift rule's rows repeating their base row): the
+# tables take np.cos/np.sin of the changed phases only, so they are bit-identical to np.cos/np.sin of every phase.
+
+
+@numba.njit(cache=True)
+def _fresh_phases(angles, columns, frequencies, fresh):
+    """Writes to ``fresh`` each phase angles[r, columns[k]]·frequencies[k] not the same as row r − 1's, in
+    row-major order; returns their count."""
+    count = 0
+    for r in range(len(angles)):
+        for k in range(len(columns)):
+            phase = angles[r, columns[k]] * frequencies[k]
+            if r == 0 or not _same(phase, angles[r - 1, columns[k]] * frequencies[k]):
+                fresh[count] = phase
+                count += 1
+    return count
+
+
+@numba.njit(cache=True)
+def _spread_trig(angles, columns, frequencies, fresh_cos, fresh_sin, trig_cos, trig_sin):
+    """Fills the tables (R, K) from the fresh phases' cos and sin (:func:`_fresh_phases`' order), copying the
+    row above where the phase repeats."""
+    count = 0
+    for r in range(len(angles)):
+        for k in range(len(columns)):
+            phase = angles[r, columns[k]] * frequencies[k]
+            if r == 0 or not _same(phase, angles[r - 1, columns[k]] * frequencies[k]):
+                trig_cos[r, k], trig_sin[r, k] = fresh_cos[count], fresh_sin[count]
+                count += 1
+            else:
+                trig_cos[r, k], trig_sin[r, k] = trig_cos[r - 1, k], trig_sin[r - 1, k]
+
+
+@numba.njit(cache=True, inline="always")
+def _same(a, b):
+    """a and b are the same float64 (−0.0 is not 0.0, a NaN is never the same), so their cos and sin are too."""
+    return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
+
+
 class Program:
     """Operations as flat arrays for the kernels (see the module docstring).
 
@@ -536,8 +577,13 @@ class Program:
         """The kernels' ``factors``: cos and sin of frequency·angle for every row and rotation factor, then the
         factors' rotation index, frequency, pool start and the pool."""
         _, factor_arrays, columns, frequencies = self.arrays()
-        phases = np.asarray(angles, dtype=np.float64)[:, columns] * frequencies
-        return Factors(np.ascontiguousarray(np.cos(phases)), np.ascontiguousarray(np.sin(phases)), *factor_arrays)
+        angles = np.ascontiguousarray(angles, dtype=np.float64)
+        trig_cos = np.empty((len(angles), len(columns)))
+        trig_sin = np.empty_like(trig_cos)
+        fresh = np.empty(trig_cos.size)
+        count = _fresh_phases(angles, columns, frequencies, fresh)
+        _spread_trig(angles, columns, frequencies, np.cos(fresh[:count]), np.sin(fresh[:count]), trig_cos, trig_sin)
+        return Factors(trig_cos, trig_sin, *factor_arrays)
 
     def states(self, angles: np.ndarray) -> np.ndarray:
         """Final states (R, 2**n) complex128 of every row of ``angles`` (R, K) float64."""
