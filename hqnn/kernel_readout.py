@@ -13,9 +13,9 @@ import numba
 import numpy as np
 import torch
 
+from .gates import BASIS_CHANGE
 from .kernels import rows as kernel_rows
 from .kernels.probabilities import joint_outputs, joint_outputs_backward
-from .gates import BASIS_CHANGE
 from .kernels.statevector import PARALLEL_MIN
 from .readout import Readout, Setting
 

@@ -3,8 +3,10 @@
 On the CPU, numba kernels (:mod:`hqnn.kernels.statevector`) run each row's gates while its state stays in cache
 and give gradients by the adjoint method. Elsewhere (CUDA) the circuit is compiled once into few fused torch
 steps: runs of single-qubit gates on adjacent qubits become one matrix per row, runs of permutation gates (CX,
-CZ, SWAP, X…) one index gather with phases, and autograd differentiates the simulation. Either way the readout
-(basis changes, probabilities, features) is torch, so reverse mode needs no shifted rows.
+CZ, SWAP, X…) one index gather with phases, and autograd differentiates the simulation. Reverse mode needs no
+shifted rows: on the CPU its readout (basis changes, probabilities, the readout's map) runs in the same autograd
+node as the kernels (:mod:`hqnn.kernel_readout`); elsewhere, and for the shot executors' distributions, it is
+torch.
 """
 
 from __future__ import annotations
