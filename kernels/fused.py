@@ -43,6 +43,7 @@ from .statevector import (
     _dagger_rows,
     _dense_rows,
     _pair,
+    _permute_into,
     _run_angle_gradients,
     _run_matrix,
     _run_prefix,
@@ -170,22 +171,10 @@ def diagonal_runs(program) -> np.ndarray:
 
 @numba.njit(cache=True, inline="always")
 def _gather(re, im, new_re, new_im, size, o, perm_start, phase_start, perm_pool, phase_pool, adjoint, rows):
-    """Permutation o from (re, im) into (new_re, new_im): new[i] = phase[i]·old[source[i]], or its inverse
-    new[source[i]] = conj(phase[i])·old[i] (the arithmetic of ``_permute``, without its copy)."""
-    start, phased = perm_start[o], phase_start[o] >= 0
-    first = max(phase_start[o], 0)
-    for i in range(size):
-        s = perm_pool[start + i]
-        pr, pi = (phase_pool[first + i].real, phase_pool[first + i].imag) if phased else (1.0, 0.0)
-        if adjoint:
-            pi = -pi
-        for c in range(rows):
-            if adjoint:
-                xr, xi = re[i, c], im[i, c]
-                new_re[s, c], new_im[s, c] = pr * xr - pi * xi, pr * xi + pi * xr
-            else:
-                xr, xi = re[s, c], im[s, c]
-                new_re[i, c], new_im[i, c] = pr * xr - pi * xi, pr * xi + pi * xr
+    """Permutation o from (re, im) into (new_re, new_im) (:func:`_permute_into`, without ``_permute``'s copy)."""
+    start = perm_start[o]
+    _permute_into(re, im, new_re, new_im, size, perm_pool[start : start + size], phase_pool[max(phase_start[o], 0) :],
+                  phase_start[o] >= 0, adjoint, rows)
 
 
 @numba.njit(cache=True, inline="always")

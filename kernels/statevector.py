@@ -241,11 +241,8 @@ def _overlap_dense(lre, lim, sre, sim, size, offsets, ordered, k, m, rows, amps,
 
 
 @numba.njit(cache=True, inline="always")
-def _permute(re, im, size, source, phase, phased, scratch_re, scratch_im, adjoint, rows):
-    """new[i] = phase[i]·old[source[i]], or its inverse old[source[i]] = conj(phase[i])·new[i]."""
-    for i in range(size):
-        for c in range(rows):
-            scratch_re[i, c], scratch_im[i, c] = re[i, c], im[i, c]
+def _permute_into(re, im, new_re, new_im, size, source, phase, phased, adjoint, rows):
+    """(new_re, new_im)[i] = phase[i]·old[source[i]], or the inverse new[source[i]] = conj(phase[i])·old[i]."""
     for i in range(size):
         s = source[i]
         pr, pi = (phase[i].real, phase[i].imag) if phased else (1.0, 0.0)
@@ -253,11 +250,20 @@ def _permute(re, im, size, source, phase, phased, scratch_re, scratch_im, adjoin
             pi = -pi
         for c in range(rows):
             if adjoint:
-                xr, xi = scratch_re[i, c], scratch_im[i, c]
-                re[s, c], im[s, c] = pr * xr - pi * xi, pr * xi + pi * xr
+                xr, xi = re[i, c], im[i, c]
+                new_re[s, c], new_im[s, c] = pr * xr - pi * xi, pr * xi + pi * xr
             else:
-                xr, xi = scratch_re[s, c], scratch_im[s, c]
-                re[i, c], im[i, c] = pr * xr - pi * xi, pr * xi + pi * xr
+                xr, xi = re[s, c], im[s, c]
+                new_re[i, c], new_im[i, c] = pr * xr - pi * xi, pr * xi + pi * xr
+
+
+@numba.njit(cache=True, inline="always")
+def _permute(re, im, size, source, phase, phased, scratch_re, scratch_im, adjoint, rows):
+    """:func:`_permute_into` in place (through a copy in the scratch buffers)."""
+    for i in range(size):
+        for c in range(rows):
+            scratch_re[i, c], scratch_im[i, c] = re[i, c], im[i, c]
+    _permute_into(scratch_re, scratch_im, re, im, size, source, phase, phased, adjoint, rows)
 
 
 # --- a chunk of rows: forward and backward ------------------------------------------------------------------------
