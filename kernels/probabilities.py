@@ -1,6 +1,7 @@
 """|ψ|² of many rows and its backward in one pass each (torch's ``real.square() + imag.square()`` and
-its autograd made seven passes and two zero-filled complex tensors, ~20% of a 12-qubit forward + backward).
-Elementwise, so the results do not depend on the thread count."""
+its autograd made seven passes and two zero-filled complex tensors, ~20% of a 12-qubit forward + backward), and
+the same pass carried on to a readout's outputs (the measured qubits' distribution times the readout's map) and
+back. Row by row, so the results do not depend on the thread count."""
 
 import numba
 
