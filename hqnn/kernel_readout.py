@@ -39,7 +39,7 @@ class _KernelOutputs(torch.autograd.Function):
         n = program.n_qubits
         out, rotated = np.empty((len(host), readout.n_outputs)), []
         total = np.tile(readout.offset, (len(host), 1))
-        numba.set_num_threads(_threads(state.size))
+        numba.set_num_threads(kernel_threads(state.size))
         for setting, weights in zip(readout.settings, readout.joint_weights()):
             phi = _basis_change(state, setting, n, adjoint=False)
             joint_outputs(phi, _outcome_index(setting, n), weights, np.empty((len(host), len(weights))), out)
@@ -60,7 +60,7 @@ class _KernelOutputs(torch.autograd.Function):
             return grads, None, None
         n, g = simulator.program.n_qubits, np.ascontiguousarray(grad.detach().to(torch.float64).numpy())
         adjoint = np.zeros_like(ctx.state)
-        numba.set_num_threads(_threads(adjoint.size))
+        numba.set_num_threads(kernel_threads(adjoint.size))
         for setting, weights, phi in zip(readout.settings, readout.joint_weights(), ctx.rotated):
             index, scratch = _outcome_index(setting, n), np.empty((len(g), len(weights)))
             if set(setting.basis) <= {"Z"}:  # no basis change: straight into the adjoint
@@ -91,7 +91,9 @@ def _basis_change(state: np.ndarray, setting: Setting, n: int, adjoint: bool) ->
     return state
 
 
-def _threads(size: int) -> int:
+def kernel_threads(size: int) -> int:
+    """torch's thread count for numba's elementwise and row-by-row kernels over ``size`` amplitudes, 1 below
+    PARALLEL_MIN (as :func:`hqnn.kernels.rows.states`)."""
     return 1 if size < PARALLEL_MIN else max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
 
 

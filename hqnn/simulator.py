@@ -21,11 +21,11 @@ from qiskit.circuit import Parameter
 
 from .constants import TensorCache
 from .gates import BASIS_CHANGE, GENERATORS, PHASE_GATES, SHIFTABLE_GATES
-from .kernel_readout import kernel_outputs
+from .kernel_readout import kernel_outputs, kernel_threads
 from .kernels import rows as kernel_rows
 from .kernels.probabilities import probabilities as probabilities_kernel
 from .kernels.probabilities import probabilities_backward as probabilities_backward_kernel
-from .kernels.statevector import MAX_DENSE_QUBITS, PARALLEL_MIN, Program
+from .kernels.statevector import MAX_DENSE_QUBITS, Program
 from .readout import Readout, Setting
 
 from .validation import MAX_QUBITS  # widest circuit simulated: one row holds 2**n amplitudes
@@ -282,7 +282,7 @@ class _KernelProbabilities(torch.autograd.Function):
     def forward(ctx, state: torch.Tensor) -> torch.Tensor:
         host = state.detach().to(torch.complex128).contiguous().numpy()
         out = np.empty(host.shape)
-        numba.set_num_threads(_kernel_threads(host.size))
+        numba.set_num_threads(kernel_threads(host.size))
         probabilities_kernel(host, out)
         ctx.host, ctx.dtype = host, state.dtype
         ctx.save_for_backward(state)
@@ -295,14 +295,9 @@ class _KernelProbabilities(torch.autograd.Function):
             return 2 * grad.to(state.real.dtype) * state
         grads = np.ascontiguousarray(grad.detach().to(torch.float64).numpy())
         out = np.empty(ctx.host.shape, dtype=np.complex128)
-        numba.set_num_threads(_kernel_threads(out.size))
+        numba.set_num_threads(kernel_threads(out.size))
         probabilities_backward_kernel(ctx.host, grads, out)
         return torch.from_numpy(out).to(ctx.dtype)
-
-
-def _kernel_threads(size: int) -> int:
-    """torch's thread count for numba, 1 below PARALLEL_MIN amplitudes (as :func:`hqnn.kernels.rows.states`)."""
-    return 1 if size < PARALLEL_MIN else max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
 
 
 def _factors(step) -> tuple:
