@@ -55,18 +55,23 @@ def assert_same_run(resumed: Path, whole: Path) -> None:
         assert torch.equal(a.model.state_dict()[key], value), key
 
 
-def test_interrupted_in_epoch_3_then_resumed_equals_uninterrupted(uninterrupted, tmp_path, monkeypatch, capsys):
+def interrupt_at_checkpoint(patch, number: int) -> None:
+    """Ctrl-C at the ``number``-th checkpoint, before it is written (``patch``: a monkeypatch context)."""
     real_save, saves = hqnn.app.train.save_checkpoint, []
 
-    def interrupt_in_epoch_3(*args, **kwargs):  # Ctrl-C at the end of epoch 3, before its checkpoint
+    def interrupt(*args, **kwargs):
         saves.append(1)
-        if len(saves) == 3:
+        if len(saves) == number:
             raise KeyboardInterrupt
         return real_save(*args, **kwargs)
 
+    patch.setattr(hqnn.app.train, "save_checkpoint", interrupt)
+
+
+def test_interrupted_in_epoch_3_then_resumed_equals_uninterrupted(uninterrupted, tmp_path, monkeypatch, capsys):
     out = tmp_path / "run"
     with monkeypatch.context() as patch:
-        patch.setattr(hqnn.app.train, "save_checkpoint", interrupt_in_epoch_3)
+        interrupt_at_checkpoint(patch, 3)  # at the end of epoch 3, before its checkpoint
         assert train(*RECIPE, "--out", out) == 130
     assert load_checkpoint(out / "model.pt").epoch == 2 and not (out / "metrics.json").exists()
     stale = out / ".model.pt.k1ll3d_x.tmp"  # what a write killed half-way leaves

@@ -25,6 +25,7 @@ from hqnn.app.cli import build_parser
 from hqnn.app.lock import LOCK_NAME
 from hqnn.memory import format_bytes
 from test_cli import run
+from test_resume import interrupt_at_checkpoint
 
 TINY = ["--epochs", "1", "--train-per-class", "4", "--test-per-class", "2", "--backend", "classical"]
 SLOW = ["--backend", "analytic", "--epochs", "40", "--batch-size", "4", "--train-per-class", "100"]
@@ -127,17 +128,9 @@ def test_huge_qubit_counts_name_the_limit_and_format_bytes_never_overflows(capsy
 
 def interrupted_run(tmp_path, monkeypatch, capsys, *flags) -> Path:
     """A run stopped by Ctrl-C just before epoch 2's checkpoint."""
-    real_save, saves = hqnn.app.train.save_checkpoint, []
-
-    def stop_at_second(*args, **kwargs):
-        saves.append(1)
-        if len(saves) == 2:
-            raise KeyboardInterrupt
-        return real_save(*args, **kwargs)
-
     out = tmp_path / "run"
     with monkeypatch.context() as patch:
-        patch.setattr(hqnn.app.train, "save_checkpoint", stop_at_second)
+        interrupt_at_checkpoint(patch, 2)
         code, _, _ = run(capsys, "train", "--backend", "analytic", "--epochs", "3", "--batch-size", "8", *flags, "--out", out)
     assert code == 130
     return out
