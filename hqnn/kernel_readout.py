@@ -6,7 +6,6 @@ differentiable (``create_graph=True``) differentiates the torch path instead."""
 
 from __future__ import annotations
 
-import weakref
 from typing import TYPE_CHECKING
 
 import numba
@@ -42,7 +41,7 @@ class _KernelOutputs(torch.autograd.Function):
         numba.set_num_threads(kernel_threads(state.size))
         for setting, weights in zip(readout.settings, readout.joint_weights()):
             phi = _basis_change(state, setting, n, adjoint=False)
-            joint_outputs(phi, _outcome_index(setting, n), weights, np.empty((len(host), len(weights))), out)
+            joint_outputs(phi, setting.outcome_index(n), weights, np.empty((len(host), len(weights))), out)
             total += out
             rotated.append(phi)
         ctx.simulator, ctx.readout, ctx.factors, ctx.host = simulator, readout, factors, host
@@ -62,7 +61,7 @@ class _KernelOutputs(torch.autograd.Function):
         adjoint = np.zeros_like(ctx.state)
         numba.set_num_threads(kernel_threads(adjoint.size))
         for setting, weights, phi in zip(readout.settings, readout.joint_weights(), ctx.rotated):
-            index, scratch = _outcome_index(setting, n), np.empty((len(g), len(weights)))
+            index, scratch = setting.outcome_index(n), np.empty((len(g), len(weights)))
             if set(setting.basis) <= {"Z"}:  # no basis change: straight into the adjoint
                 joint_outputs_backward(phi, index, weights, g, scratch, adjoint)
                 continue
@@ -95,17 +94,3 @@ def kernel_threads(size: int) -> int:
     """torch's thread count for numba's elementwise and row-by-row kernels over ``size`` amplitudes, 1 below
     PARALLEL_MIN (as :func:`hqnn.kernels.rows.states`)."""
     return 1 if size < PARALLEL_MIN else max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
-
-
-_INDEX: "weakref.WeakKeyDictionary[Setting, dict[int, np.ndarray]]" = weakref.WeakKeyDictionary()
-
-
-def _outcome_index(setting: Setting, n: int) -> np.ndarray:
-    """For each of the 2**n basis states, the setting's outcome (bit b ↔ ``setting.qubits[b]``); computed once."""
-    by_size = _INDEX.setdefault(setting, {})
-    if n not in by_size:
-        states, index = np.arange(1 << n, dtype=np.int64), np.zeros(1 << n, dtype=np.int64)
-        for b, q in enumerate(setting.qubits):
-            index |= ((states >> q) & 1) << b
-        by_size[n] = index
-    return by_size[n]

@@ -34,6 +34,7 @@ class Setting:
     basis: str
     masks: np.ndarray | None
     _signs: np.ndarray | None = field(default=None, repr=False)
+    _outcome_index: dict = field(default_factory=dict, repr=False)
     _constants: TensorCache = field(default_factory=TensorCache, repr=False)
 
     @property
@@ -46,6 +47,15 @@ class Setting:
             outcomes = np.arange(2 ** len(self.qubits), dtype=np.int64)
             object.__setattr__(self, "_signs", parity_signs(outcomes, self.masks))
         return self._signs
+
+    def outcome_index(self, n_qubits: int) -> np.ndarray:
+        """For each of the 2**n basis states, this setting's outcome (bit b ↔ ``qubits[b]``; computed once per n)."""
+        if n_qubits not in self._outcome_index:
+            states, index = np.arange(1 << n_qubits, dtype=np.int64), np.zeros(1 << n_qubits, dtype=np.int64)
+            for b, q in enumerate(self.qubits):
+                index |= ((states >> q) & 1) << b
+            self._outcome_index[n_qubits] = index
+        return self._outcome_index[n_qubits]
 
     def from_distribution(self, probabilities: torch.Tensor) -> torch.Tensor:
         """Features (R, F) from outcome probabilities or frequencies (R, 2**m) (differentiable)."""
