@@ -12,9 +12,8 @@ import numba
 import numpy as np
 import torch
 
-from .gates import BASIS_CHANGE
 from .kernels import rows as kernel_rows
-from .kernels.probabilities import joint_outputs, joint_outputs_backward
+from .kernels.probabilities import change_basis, joint_outputs, joint_outputs_backward
 from .kernels.statevector import PARALLEL_MIN
 from .readout import Readout, Setting
 
@@ -36,13 +35,12 @@ class _KernelOutputs(torch.autograd.Function):
         factors = program._factor_tables(host)
         state = kernel_rows.states(program, host, threads, factors=factors)
         n = program.n_qubits
-        out, rotated = np.empty((len(host), readout.n_outputs)), []
-        total = np.tile(readout.offset, (len(host), 1))
+        total, rotated = np.empty((len(host), readout.n_outputs)), []
+        total[:] = readout.offset
         numba.set_num_threads(kernel_threads(state.size))
         for setting, weights in zip(readout.settings, readout.joint_weights()):
             phi = _basis_change(state, setting, n, adjoint=False)
-            joint_outputs(phi, setting.outcome_index(n), weights, np.empty((len(host), len(weights))), out)
-            total += out
+            joint_outputs(phi, setting.outcome_index(n), weights, np.empty((len(host), len(weights))), total)
             rotated.append(phi)
         ctx.simulator, ctx.readout, ctx.factors, ctx.host = simulator, readout, factors, host
         ctx.state, ctx.rotated = state, rotated
@@ -77,17 +75,12 @@ class _KernelOutputs(torch.autograd.Function):
 def _basis_change(state: np.ndarray, setting: Setting, n: int, adjoint: bool) -> np.ndarray:
     """``state`` (R, 2**n) with the setting's X/Y qubits turned into its basis (X: H, Y: H·S†), or the adjoint map
     (the gates act on distinct qubits, so their order does not matter)."""
-    for qubit, letter in zip(setting.qubits, setting.basis):
-        if letter == "Z":
-            continue
-        m = BASIS_CHANGE[letter].conj().T if adjoint else BASIS_CHANGE[letter]
-        pairs = state.reshape(len(state), 1 << (n - 1 - qubit), 2, 1 << qubit)
-        low, high = pairs[:, :, 0], pairs[:, :, 1]
-        out = np.empty_like(pairs)
-        out[:, :, 0] = m[0, 0] * low + m[0, 1] * high
-        out[:, :, 1] = m[1, 0] * low + m[1, 1] * high
-        state = out.reshape(len(state), -1)
-    return state
+    qubits, matrices = setting.basis_matrices(adjoint)
+    if not len(qubits):
+        return state
+    out = np.empty_like(state)
+    change_basis(state, qubits, matrices, out)
+    return out
 
 
 def kernel_threads(size: int) -> int:

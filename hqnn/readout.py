@@ -13,6 +13,7 @@ import torch
 from qiskit.quantum_info import Pauli, SparsePauliOp
 
 from .constants import TensorCache
+from .gates import BASIS_CHANGE
 
 #: Per-qubit readouts: P(measure 1), or ⟨Z⟩ = 1 − 2·P(1).
 PER_QUBIT = ("p1", "z")
@@ -35,6 +36,7 @@ class Setting:
     masks: np.ndarray | None
     _signs: np.ndarray | None = field(default=None, repr=False)
     _outcome_index: dict = field(default_factory=dict, repr=False)
+    _basis_matrices: dict = field(default_factory=dict, repr=False)
     _constants: TensorCache = field(default_factory=TensorCache, repr=False)
 
     @property
@@ -56,6 +58,18 @@ class Setting:
                 index |= ((states >> q) & 1) << b
             self._outcome_index[n_qubits] = index
         return self._outcome_index[n_qubits]
+
+    def basis_matrices(self, adjoint: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(qubits, (J, 2, 2) complex matrices) of the gates turning the X and Y qubits into this basis (daggered:
+        ``adjoint``; computed once)."""
+        if adjoint not in self._basis_matrices:
+            pairs = [(q, BASIS_CHANGE[letter]) for q, letter in zip(self.qubits, self.basis) if letter != "Z"]
+            matrices = [m.conj().T if adjoint else m for _, m in pairs]
+            self._basis_matrices[adjoint] = (
+                np.array([q for q, _ in pairs], dtype=np.int64),
+                np.array(matrices, dtype=np.complex128).reshape(-1, 2, 2),
+            )
+        return self._basis_matrices[adjoint]
 
     def from_distribution(self, probabilities: torch.Tensor) -> torch.Tensor:
         """Features (R, F) from outcome probabilities or frequencies (R, 2**m) (differentiable)."""

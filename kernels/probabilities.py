@@ -26,7 +26,7 @@ def probabilities_backward(states, grads, out):
 
 @numba.njit(cache=True, parallel=True)
 def joint_outputs(states, index, weights, joint, out):
-    """out = joint @ weights, joint[r, index[i]] = Σ |ψ[r, i]|² (the measured qubits' distribution (R, J));
+    """out += joint @ weights, joint[r, index[i]] = Σ |ψ[r, i]|² (the measured qubits' distribution (R, J));
     ``weights`` (J, O). One pass over the states, row by row (no BLAS: a (32, 4096) @ (4096, 12) product of
     C-ordered arrays took 7.7 ms in OpenBLAS here, 36× its Fortran-ordered time)."""
     for r in numba.prange(states.shape[0]):
@@ -35,8 +35,6 @@ def joint_outputs(states, index, weights, joint, out):
         for i in range(states.shape[1]):
             value = states[r, i]
             joint[r, index[i]] += value.real * value.real + value.imag * value.imag
-        for o in range(out.shape[1]):
-            out[r, o] = 0.0
         for j in range(joint.shape[1]):
             p = joint[r, j]
             for o in range(out.shape[1]):
@@ -56,3 +54,22 @@ def joint_outputs_backward(states, index, weights, grads, joint_grads, out):
         for i in range(states.shape[1]):
             value, g = states[r, i], joint_grads[r, index[i]]
             out[r, i] += complex(g * value.real, g * value.imag)
+
+
+@numba.njit(cache=True, parallel=True)
+def change_basis(states, qubits, matrices, out):
+    """out[r] = (⊗_j matrices[j] on qubit qubits[j]) states[r] for every row (``matrices`` (J, 2, 2) complex, on
+    distinct qubits, so their order does not matter): the arithmetic of the pairwise numpy update it replaces, one
+    call instead of ~6 numpy operations per qubit."""
+    size = states.shape[1]
+    for r in numba.prange(states.shape[0]):
+        for i in range(size):
+            out[r, i] = states[r, i]
+        for j in range(len(qubits)):
+            stride = 1 << qubits[j]
+            m00, m01, m10, m11 = matrices[j, 0, 0], matrices[j, 0, 1], matrices[j, 1, 0], matrices[j, 1, 1]
+            for high in range(0, size, 2 * stride):
+                for i in range(high, high + stride):
+                    low_value, high_value = out[r, i], out[r, i + stride]
+                    out[r, i] = m00 * low_value + m01 * high_value
+                    out[r, i + stride] = m10 * low_value + m11 * high_value
