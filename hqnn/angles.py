@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from qiskit.circuit import Parameter, ParameterExpression
 
+from .autograd import differentiable_grads
 from .constants import TensorCache
 from .expressions import Compiled, compile_expression, compile_numpy, compile_partials
 
@@ -171,23 +172,13 @@ class _HostAngles(torch.autograd.Function):
     def backward(ctx, grad: torch.Tensor):
         inputs, weights = ctx.saved_tensors
         if torch.is_grad_enabled():  # double backward: a differentiable gradient from the torch operations
-            return (*_torch_grads(ctx.angle_map, (inputs, weights), ctx.needs_input_grad[:2], grad), None)
+            return (*differentiable_grads(ctx.angle_map.torch_angles, (inputs, weights), ctx.needs_input_grad[:2], grad), None)
         grad_inputs, grad_weights = ctx.angle_map.host_backward(*ctx.host, np.ascontiguousarray(grad.numpy()))
         return (
             torch.from_numpy(grad_inputs) if ctx.needs_input_grad[0] else None,
             torch.from_numpy(grad_weights).to(weights.dtype) if ctx.needs_input_grad[1] else None,
             None,
         )
-
-
-def _torch_grads(angle_map: AngleMap, parameters: tuple, needed: tuple, grad: torch.Tensor) -> list:
-    """dL/d(inputs, weights) through :meth:`AngleMap.torch_angles`, differentiable (None where not ``needed``)."""
-    with torch.enable_grad():
-        gamma = angle_map.torch_angles(*parameters)
-    wanted = [p for p, need in zip(parameters, needed) if need]
-    found = iter(torch.autograd.grad(gamma, wanted, grad, create_graph=True, allow_unused=True))
-    grads = [next(found) if need else None for need in needed]
-    return [torch.zeros_like(p) if need and g is None else g for p, need, g in zip(parameters, needed, grads)]
 
 
 def _affine(expression: ParameterExpression, index: dict) -> tuple[np.ndarray, float] | None:

@@ -136,3 +136,15 @@ def check_finite(tensor: torch.Tensor, what: str) -> None:
         finite = bool(torch.isfinite(tensor.sum()) or torch.isfinite(tensor).all())
     if not finite:
         raise ValueError(f"{what} contain NaN or inf; check the layer before it (learning rate, inputs)")
+
+
+def differentiable_grads(function, parameters: tuple, needed: tuple, grad: torch.Tensor) -> list:
+    """dL/d``parameters`` of ``function(*parameters)`` for the cotangent ``grad``, differentiable again
+    (``create_graph``); None where not ``needed``, zeros where the function does not use a needed parameter. The
+    double backward of hqnn's numpy nodes: the same function as torch operations."""
+    with torch.enable_grad():
+        outputs = function(*parameters)
+    wanted = [p for p, need in zip(parameters, needed) if need]
+    found = iter(torch.autograd.grad(outputs, wanted, grad.to(outputs.dtype), create_graph=True, allow_unused=True))
+    grads = [next(found) if need else None for need in needed]
+    return [torch.zeros_like(p) if need and g is None else g for p, need, g in zip(parameters, needed, grads)]

@@ -143,10 +143,7 @@ class Hybrid(nn.Module):
                 check_finite(self.weights, "Hybrid circuit weights")
             self.check_memory(len(flat), flat.device)
         grad = torch.is_grad_enabled()
-        gamma = spec.angle_map(flat, self.weights)
-        if not spec.angle_map.affine and not torch.compiler.is_compiling():  # finite in, NaN out: e.g. log(−1)
-            check_finite(gamma, "circuit angles")
-        out = self.strategy(gamma, grad and x.requires_grad, grad and self.weights.requires_grad)
+        out = self.strategy.outputs_of(flat, self.weights, grad and x.requires_grad, grad and self.weights.requires_grad)
         out = out.to(x.dtype)
         return out if x.dim() == 2 else out.reshape(*lead, spec.n_outputs)  # (B, n_in) in: (B, n_out) already
 

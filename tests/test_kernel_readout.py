@@ -1,11 +1,14 @@
 """The one-node CPU readout (:mod:`hqnn.kernel_readout`) against the node-by-node path (kernel states, then torch's
 basis changes, |ψ|², marginals and readout matrices): outputs and gradients equal to 1e-12 for every kind of
-readout, float32 as well, gradcheck, and a backward that stays differentiable."""
+readout, float32 as well, gradcheck, and a backward that stays differentiable. A layer's angle map inside the same
+node (affine or not) equals the map as torch operations feeding the node."""
 
 import pytest
 import torch
 
 from hqnn import Hybrid
+from qiskit.circuit import Parameter
+
 from hqnn.kernel_readout import kernel_outputs
 from sample_circuits import entangling_circuit
 
@@ -58,6 +61,51 @@ def test_reverse_mode_runs_the_one_node_path():
     layer = _layer({"observables": ["XZI"]})
     out = layer(torch.zeros(2, 2, dtype=torch.float64))
     assert any("KernelOutputs" in type(node).__name__ for node in _nodes(out.grad_fn))
+
+
+def _non_affine_layer(options: dict) -> Hybrid:
+    circuit, inputs, weights = entangling_circuit()
+    x0, x1 = inputs
+    circuit.ry(x0 * x1 * 2 + weights[0].sin(), 2)  # products of inputs (zz_feature_map's kind), a function
+    circuit.cx(1, 2)
+    circuit.rz((x1 - weights[1]) ** 2, 0)
+    return Hybrid("analytic", None, circuit=circuit, inputs=inputs, weights=weights, seed=3, **options)
+
+
+@pytest.mark.parametrize("make", [_layer, _non_affine_layer], ids=["affine", "non-affine"])
+@pytest.mark.parametrize("options", READOUTS[::2], ids=lambda o: str(list(o.values())))
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_angle_map_inside_the_node_equals_the_map_feeding_it(make, options, dtype):
+    layer = make(options)
+    simulator, readout, angle_map = layer.strategy.simulator, layer.spec.readout, layer.spec.angle_map
+    x = (torch.rand(5, 2, generator=torch.Generator().manual_seed(4), dtype=dtype) * 6 - 3).requires_grad_()
+    weights = layer.weights.detach().clone().requires_grad_()
+    cotangent = torch.rand(5, readout.n_outputs, generator=torch.Generator().manual_seed(5), dtype=dtype)
+    inside = torch.func.functional_call(layer, {"weights": weights}, (x,))
+    assert any("KernelOutputs" in type(node).__name__ for node in _nodes(inside.grad_fn))
+    assert not any("HostAngles" in type(node).__name__ for node in _nodes(inside.grad_fn))  # one node, not two
+    feeding = kernel_outputs(angle_map.torch_angles(x, weights), simulator, readout)
+    tolerance = 1e-12 if dtype == torch.float64 else 1e-5
+    torch.testing.assert_close(inside, feeding, atol=tolerance, rtol=0)
+    for a, b in zip(torch.autograd.grad(inside, (x, weights), cotangent), torch.autograd.grad(feeding, (x, weights), cotangent)):
+        torch.testing.assert_close(a, b, atol=tolerance, rtol=0)
+
+
+def test_angle_map_inside_the_node_gradcheck_and_double_backward():
+    layer = _non_affine_layer({"observables": ["XZI", "YYX"]})
+    x = (torch.rand(3, 2, generator=torch.Generator().manual_seed(6), dtype=torch.float64) * 2 - 1).requires_grad_()
+    weights = layer.weights.detach().clone().requires_grad_()
+    f = lambda a, w: torch.func.functional_call(layer, {"weights": w}, (a,))  # noqa: E731
+    assert torch.autograd.gradcheck(f, (x, weights))
+    assert torch.autograd.gradgradcheck(f, (x, weights))
+
+
+def test_angle_map_inside_the_node_refuses_nan_angles():
+    circuit, inputs, weights = entangling_circuit()
+    circuit.ry((inputs[0] - 2).log(), 1)  # log(−1) at x0 = 1
+    layer = Hybrid("analytic", None, circuit=circuit, inputs=inputs, weights=weights, seed=3)
+    with pytest.raises(ValueError, match="circuit angles contain NaN or inf"):
+        layer(torch.tensor([[1.0, 0.0]], dtype=torch.float64))
 
 
 def _nodes(node, seen=None):

@@ -7,7 +7,7 @@ from abc import ABC, abstractmethod
 
 import torch
 
-from ..autograd import evaluate_op, register
+from ..autograd import check_finite, evaluate_op, register
 from ..circuits import CircuitSpec
 from ..cost import JobCost, Ledger
 from ..executors.jobs import JobPolicy
@@ -51,6 +51,17 @@ class Strategy(ABC):
     def __call__(self, gamma: torch.Tensor, need_inputs: bool, need_weights: bool) -> torch.Tensor:
         """Outputs (B, n_out) that autograd can differentiate by ``gamma``."""
         return evaluate_op(self, gamma, need_inputs, need_weights)
+
+    def outputs_of(
+        self, inputs: torch.Tensor, weights: torch.Tensor, need_inputs: bool, need_weights: bool
+    ) -> torch.Tensor:
+        """Outputs (B, n_out) of a layer's inputs (B, n_in) and weights: the spec's angle map, then this strategy;
+        differentiable by both."""
+        angle_map = self.spec.angle_map
+        gamma = angle_map(inputs, weights)
+        if not angle_map.affine and not torch.compiler.is_compiling():  # finite in, NaN out: e.g. log(−1)
+            check_finite(gamma, "circuit angles")
+        return self(gamma, need_inputs, need_weights)
 
     @abstractmethod
     def memory(self, batch: int, device: torch.device) -> int:

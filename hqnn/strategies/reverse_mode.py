@@ -11,6 +11,7 @@ import torch
 from ..circuits import CircuitSpec
 from ..cost import JobCost
 from ..executors.simulated import SimulatorExecutor
+from ..kernel_readout import kernel_outputs_of
 from ..randomness import ShotStream
 from ..memory import readout_bytes, reverse_mode_bytes
 from .base import Strategy
@@ -39,6 +40,14 @@ class ReverseMode(Strategy):
             return super().__call__(gamma, need_inputs, need_weights)
         self.ledger.add(JobCost.of_rows(len(gamma), 1, None))
         return self.outputs(gamma)
+
+    def outputs_of(self, inputs, weights, need_inputs, need_weights):
+        """On the CPU kernels, the angle map runs inside the kernels' autograd node (:func:`kernel_outputs_of`)."""
+        on_kernels = inputs.device.type == "cpu" and weights.device.type == "cpu" and self.simulator.program is not None
+        if not on_kernels or self.spec.angle_map.identity or torch.compiler.is_compiling():
+            return super().outputs_of(inputs, weights, need_inputs, need_weights)
+        self.ledger.add(JobCost.of_rows(len(inputs), 1, None))
+        return kernel_outputs_of(inputs, weights, self.spec.angle_map, self.simulator, self.spec.readout)
 
     def cost(self, batch, need_inputs=True, need_weights=True):
         return JobCost.of_rows(batch, 1, None)  # one simulation of the base rows, no shots
