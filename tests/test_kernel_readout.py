@@ -7,8 +7,6 @@ import pytest
 import torch
 
 from hqnn import Hybrid
-from qiskit.circuit import Parameter
-
 from hqnn.kernel_readout import kernel_outputs
 from sample_circuits import entangling_circuit
 
