@@ -309,10 +309,12 @@ def _undo_group(sre, sim, lre, lim, size, qubits, count, ordered, pairs, mats, u
 
 
 @numba.njit(cache=True, inline="always")
-def _run_gradients(first, last, r0, rows, factors, correlation, prefix, factor, tmp, suffix, matrix, out):
-    """Each rotation factor's derivative in a run F_m … F_1 from its correlation (as ``_backward_chunk``)."""
-    _run_prefix(first, last, r0, rows, factors, factor, prefix)
-    _run_angle_gradients(first, last, r0, rows, factors, correlation, prefix, factor, tmp, suffix, matrix, out)
+def _run_gradients(first, last, r0, rows, factors, correlation, prefix, factor, tmp, suffix, matrix, out, width):
+    """Each rotation factor's derivative in a run F_m … F_1 from its correlation (as ``_backward_chunk``); its
+    matrices over ``width`` rows (1: the same in every row)."""
+    _run_prefix(first, last, r0, width, factors, factor, prefix)
+    _run_angle_gradients(first, last, r0, rows, factors, correlation, prefix, factor, tmp, suffix, matrix, out,
+                         width)
 
 
 @numba.njit(cache=True, inline="always")
@@ -371,7 +373,7 @@ def _leading_correlations(lre, lim, n, leading, op_qubit, op_first, op_last, r0,
             corr[q, 4, c], corr[q, 5, c], corr[q, 6, c], corr[q, 7, c] = tmp[2, c], -tmp[3, c], 0.0, 0.0
     for o in range(leading):
         _run_gradients(op_first[o], op_last[o], r0, rows, factors, corr[op_qubit[o]], prefix, factor, tmp, suffix,
-                       matrix, out)
+                       matrix, out, rows)
 
 
 # --- a chunk of rows ------------------------------------------------------------------------------------------------
@@ -451,9 +453,10 @@ def _forward_chunk(r0, rows, n, ops, fields, plan, factors, out, work):
         elif kind[o] == RUN:
             g = group_of[o]
             count = group_count[g]
-            for j in range(count):
-                _run_matrix(op_first[o + j], op_last[o + j], r0, rows, factors, mats[j], factor, tmp)
+            for j in range(count):  # a run that is the same matrix in every row: row 0's matrix alone
                 uniform[j] = _uniform_run(op_first[o + j], op_last[o + j], r0, rows, factors)
+                _run_matrix(op_first[o + j], op_last[o + j], r0, 1 if uniform[j] else rows, factors, mats[j], factor,
+                            tmp)
             _apply_group(re, im, size, op_qubit[o : o + count], count, group_ordered[g], group_pairs[g], mats, uniform,
                          rows)
             o += count
@@ -506,15 +509,16 @@ def _backward_chunk(r0, rows, n, ops, fields, plan, factors, states, grads, out,
             for j in range(count):
                 _run_gradients(
                     op_first[start + 1 + j], op_last[start + 1 + j], r0, rows, factors, corr[j], prefix, factor, tmp,
-                    suffix, matrix, out,
+                    suffix, matrix, out, rows,
                 )
             o = start  # the permutation itself next
             continue
         g = group_of[start]
         count = group_count[g]
-        for j in range(count):
-            _daggered_run(op_first[start + j], op_last[start + j], r0, rows, factors, prefix, factor, mats[j])
+        for j in range(count):  # a run that is the same matrix in every row: its matrices from row 0 alone
             uniform[j] = _uniform_run(op_first[start + j], op_last[start + j], r0, rows, factors)
+            width = 1 if uniform[j] else rows
+            _daggered_run(op_first[start + j], op_last[start + j], r0, width, factors, prefix, factor, mats[j])
         _undo_group(
             sre, sim, lre, lim, size, op_qubit[start : start + count], count, group_ordered[g], group_pairs[g],
             mats, uniform, corr, rows,
@@ -522,7 +526,7 @@ def _backward_chunk(r0, rows, n, ops, fields, plan, factors, states, grads, out,
         for j in range(count):
             _run_gradients(
                 op_first[start + j], op_last[start + j], r0, rows, factors, corr[j], prefix, factor, tmp, suffix,
-                matrix, out,
+                matrix, out, 1 if uniform[j] else rows,
             )
         o = start - 1
     if leading:

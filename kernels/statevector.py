@@ -354,26 +354,30 @@ def _run_prefix(first, last, r0, rows, factors, factor, prefix):
 
 
 @numba.njit(cache=True, inline="always")
-def _run_angle_gradients(first, last, r0, rows, factors, correlation, prefix, factor, tmp, suffix, matrix, out):
+def _run_angle_gradients(first, last, r0, rows, factors, correlation, prefix, factor, tmp, suffix, matrix, out,
+                         width):
     """Adds to ``out`` each rotation factor's derivative in the run: dM/dγ_t = (F_m … F_{t+1}) · dF_t ·
-    (F_{t−1} … F_1) against the run's ``correlation``, with ``prefix`` from :func:`_run_prefix`."""
+    (F_{t−1} … F_1) against the run's ``correlation``, with ``prefix`` from :func:`_run_prefix`. The matrices are
+    taken over the first ``width`` rows: ``rows``, or 1 for a run that is the same matrix in every row (then row 0's
+    derivatives serve every row, the same numbers without their products per row)."""
     rotation = factors.rotation
-    _identity_rows(suffix, rows)
+    _identity_rows(suffix, width)
     for t in range(last - first - 1, -1, -1):
         f = first + t
         if rotation[f] >= 0:
-            _factor_rows(f, r0, rows, factors, factor, True)
-            _mul_rows(factor, prefix[t], tmp, rows)
-            _mul_rows(suffix, tmp, matrix, rows)
+            _factor_rows(f, r0, width, factors, factor, True)
+            _mul_rows(factor, prefix[t], tmp, width)
+            _mul_rows(suffix, tmp, matrix, width)
             for c in range(rows):
+                m = min(c, width - 1)
                 total = 0.0
                 for e in range(4):
-                    total += matrix[2 * e, c] * correlation[2 * e, c]
-                    total -= matrix[2 * e + 1, c] * correlation[2 * e + 1, c]
+                    total += matrix[2 * e, m] * correlation[2 * e, c]
+                    total -= matrix[2 * e + 1, m] * correlation[2 * e + 1, c]
                 out[r0 + c, rotation[f]] += total
-        _factor_rows(f, r0, rows, factors, factor, False)
-        _mul_rows(suffix, factor, tmp, rows)
-        suffix[:, :rows] = tmp[:, :rows]
+        _factor_rows(f, r0, width, factors, factor, False)
+        _mul_rows(suffix, factor, tmp, width)
+        suffix[:, :width] = tmp[:, :width]
 
 
 @numba.njit(cache=True, inline="always")
@@ -402,7 +406,8 @@ def _backward_chunk(r0, rows, ops, factors, states, grads, out, work):
         _run_prefix(first, last, r0, rows, factors, factor, prefix)
         _dagger_rows(prefix[last - first], matrix, rows)
         _undo_run(sre, sim, lre, lim, size, op_qubit[o], matrix, rows, correlation)
-        _run_angle_gradients(first, last, r0, rows, factors, correlation, prefix, factor, tmp, suffix, matrix, out)
+        _run_angle_gradients(first, last, r0, rows, factors, correlation, prefix, factor, tmp, suffix, matrix, out,
+                             rows)
 
 
 @numba.njit(cache=True)
