@@ -80,7 +80,7 @@ class AngleMap:
         """γ (B, K) in the inputs' dtype and device; differentiable in both arguments."""
         if self.identity:  # γ = x (the chapter's layer): the inputs themselves, no copy
             return inputs
-        if inputs.device.type == "cpu" and weights.device.type == "cpu" and not torch.compiler.is_compiling():
+        if on_host(inputs, weights):
             return _HostAngles.apply(inputs, weights, self)
         return self.torch_angles(inputs, weights)
 
@@ -154,6 +154,16 @@ class AngleMap:
                     partials.append((k, self._names.index(name), f))
             self._partials = partials
         return self._partials
+
+
+def on_host(inputs: torch.Tensor, weights: torch.Tensor) -> bool:
+    """Whether the numpy evaluation applies: CPU tensors numpy can hold (float32, float64), outside torch.compile."""
+    return (
+        inputs.device.type == "cpu"
+        and weights.device.type == "cpu"
+        and inputs.dtype in (torch.float32, torch.float64)
+        and not torch.compiler.is_compiling()
+    )
 
 
 class _HostAngles(torch.autograd.Function):

@@ -87,3 +87,14 @@ def test_nan_from_an_expression_reaches_the_layer_check():
     spec = CircuitSpec.from_circuit(qc, inputs=[x0], weights=[])
     gamma = spec.angle_map(torch.tensor([[1.0], [3.0]], dtype=torch.float64), torch.empty(0, dtype=torch.float64))
     assert torch.isnan(gamma[0, 0]) and gamma[1, 0] == 0.0  # log(−1) is NaN, not silently a number
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_dtypes_numpy_cannot_hold_take_the_torch_map(dtype):
+    angle_map = every_kind_of_angle().angle_map
+    x, w = parameters(torch.float64, seed=3)
+    x = x.detach().to(dtype).requires_grad_()
+    gamma = angle_map(x, w)
+    assert gamma.dtype == dtype and gamma.grad_fn.name() != "_HostAnglesBackward"
+    gamma.sum().backward()
+    assert x.grad.dtype == dtype and torch.isfinite(x.grad.float()).all()

@@ -8,6 +8,7 @@ import math
 
 import torch
 
+from ..angles import on_host
 from ..circuits import CircuitSpec
 from ..cost import JobCost
 from ..executors.simulated import SimulatorExecutor
@@ -43,8 +44,7 @@ class ReverseMode(Strategy):
 
     def outputs_of(self, inputs, weights, need_inputs, need_weights):
         """On the CPU kernels, the angle map runs inside the kernels' autograd node (:func:`kernel_outputs_of`)."""
-        on_kernels = inputs.device.type == "cpu" and weights.device.type == "cpu" and self.simulator.program is not None
-        if not on_kernels or self.spec.angle_map.identity or torch.compiler.is_compiling():
+        if not on_host(inputs, weights) or self.simulator.program is None or self.spec.angle_map.identity:
             return super().outputs_of(inputs, weights, need_inputs, need_weights)
         self.ledger.add(JobCost.of_rows(len(inputs), 1, None))
         return kernel_outputs_of(inputs, weights, self.spec.angle_map, self.simulator, self.spec.readout)
