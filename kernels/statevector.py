@@ -438,6 +438,16 @@ def _backward_parallel(ops, factors, states, grads, out):
         _backward_chunk(r0, min(CHUNK, len(out) - r0), ops, factors, states, grads, out, _workspace(ops.n, ops.max_run, CHUNK))
 
 
+
+@numba.njit(cache=True)
+def _add_columns(per_rotation, columns, out):
+    """out[r, columns[k]] += per_rotation[r, k] in the order of k: each angle's gradient, summed over the rotations
+    that read it (``np.add.at``'s sums, 5× faster at 32 rows)."""
+    for r in range(per_rotation.shape[0]):
+        for k in range(per_rotation.shape[1]):
+            out[r, columns[k]] += per_rotation[r, k]
+
+
 # --- cos and sin tables: np.cos and np.sin of each phase not the same as the row above's ----------------------
 # Rows often repeat most angles (the weights in every row, a shift rule's rows repeating their base row): the
 # tables take np.cos/np.sin of the changed phases only, so they are bit-identical to np.cos/np.sin of every phase.
@@ -611,5 +621,5 @@ class Program:
         states = np.ascontiguousarray(states, dtype=np.complex128)
         kernel(ops, self._factor_tables(angles), states, np.ascontiguousarray(grads, dtype=np.complex128), per_rotation)
         out = np.zeros(np.shape(angles))
-        np.add.at(out, (slice(None), columns), per_rotation)
+        _add_columns(per_rotation, columns, out)
         return out
