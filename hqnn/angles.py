@@ -2,11 +2,11 @@
 any other differentiable expression is evaluated term by term. Either way autograd carries gradients from the
 angles back to the parameters (the chain rule per sample), so the shift rule only differentiates angles.
 
-On the CPU the map is one autograd node computed with numpy (its backward: the transposed matrix product, and each
-non-affine angle's compiled partial derivatives): torch's matrix products and per-term nodes cost more than the
-simulation at a few qubits (4 qubits, 32 rows: 84 µs forward + backward for the affine map, ~740 µs for
-``zz_feature_map``'s 12 products of inputs). Elsewhere (a GPU, ``torch.compile``, a backward that must itself be
-differentiable) the same map runs as torch operations."""
+On the CPU the map is one autograd node computed without torch: the affine part and its transpose by the numba
+kernels of :mod:`hqnn.kernels.affine`, each non-affine angle and its compiled partial derivatives with numpy.
+torch's matrix products and per-term nodes cost more than the simulation at a few qubits (4 qubits, 32 rows: 84 µs
+forward + backward for the affine map, ~740 µs for ``zz_feature_map``'s 12 products of inputs). Elsewhere (a GPU,
+``torch.compile``, a backward that must itself be differentiable) the same map runs as torch operations."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from qiskit.circuit import Parameter, ParameterExpression
 from .autograd import differentiable_grads
 from .constants import TensorCache
 from .expressions import Compiled, compile_expression, compile_numpy, compile_partials
+from .kernels.affine import affine_angles, affine_backward
 
 
 class AngleMap:
@@ -104,8 +105,9 @@ class AngleMap:
 
     def host_angles(self, inputs: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """γ (B, K) with numpy, in the inputs' dtype."""
-        a_in, a_w, bias, _ = self._host(inputs.dtype)
-        gamma = inputs @ a_in + (bias + weights.astype(inputs.dtype) @ a_w)
+        a_in, a_w, bias, _, _ = self._host(inputs.dtype)
+        gamma = np.empty((len(inputs), self.n_angles), dtype=inputs.dtype)
+        affine_angles(inputs, weights.astype(inputs.dtype, copy=False), a_in, a_w, bias, gamma)
         if self._host_nonlinear:
             values = self._host_values(inputs, weights)
             with np.errstate(all="ignore"):  # NaN or inf angles are refused by the layer, naming the expression
@@ -115,9 +117,10 @@ class AngleMap:
 
     def host_backward(self, inputs: np.ndarray, weights: np.ndarray, grad: np.ndarray) -> tuple[np.ndarray, ...]:
         """(dL/d inputs, dL/d weights) from dL/dγ = ``grad`` (B, K), with numpy."""
-        _, _, _, coefficients = self._host(grad.dtype)
-        grad_inputs = grad @ coefficients[:, : self.n_inputs]
-        grad_weights = grad.sum(0) @ coefficients[:, self.n_inputs :]
+        _, _, _, c_in, c_w = self._host(grad.dtype)
+        grad_inputs = np.empty((len(grad), self.n_inputs), dtype=grad.dtype)
+        grad_weights = np.empty(self.n_weights, dtype=grad.dtype)
+        affine_backward(grad, c_in, c_w, grad_inputs, grad_weights)
         if self._host_nonlinear:
             values = self._host_values(inputs, weights)
             with np.errstate(all="ignore"):
@@ -130,14 +133,13 @@ class AngleMap:
         return grad_inputs, grad_weights
 
     def _host(self, dtype: np.dtype) -> tuple[np.ndarray, ...]:
-        """(a_in, a_w, b, coefficients) as numpy arrays of ``dtype``, made once per dtype."""
+        """(a_in, a_w, b, c_in, c_w): the coefficients as numpy arrays of ``dtype``, made once per dtype."""
         if dtype not in self._host_constants:
             c = self.coefficients.astype(dtype)
-            self._host_constants[dtype] = (
-                np.ascontiguousarray(c[:, : self.n_inputs].T),
-                np.ascontiguousarray(c[:, self.n_inputs :].T),
-                self.offsets.astype(dtype),
-                c,
+            self._host_constants[dtype] = tuple(
+                np.ascontiguousarray(a)
+                for a in (c[:, : self.n_inputs].T, c[:, self.n_inputs :].T, self.offsets.astype(dtype),
+                          c[:, : self.n_inputs], c[:, self.n_inputs :])
             )
         return self._host_constants[dtype]
 

@@ -15,6 +15,7 @@ import torch
 
 from .autograd import check_finite, differentiable_grads
 from .kernels import rows as kernel_rows
+from .kernels.rows import use_threads
 from .kernels.probabilities import change_basis, joint_outputs, joint_outputs_backward
 from .kernels.statevector import PARALLEL_MIN
 from .readout import Readout, Setting
@@ -57,7 +58,7 @@ class _KernelOutputs(torch.autograd.Function):
         n = program.n_qubits
         total, rotated = np.empty((len(host), readout.n_outputs)), []
         total[:] = readout.offset
-        numba.set_num_threads(kernel_threads(state.size))
+        use_threads(kernel_threads(state.size))
         for setting, outcome_map in zip(readout.settings, readout.joint_weights()):
             phi = _basis_change(state, setting, n, adjoint=False)
             joint_outputs(phi, setting.outcome_index(n), outcome_map, np.empty((len(host), len(outcome_map))), total)
@@ -79,7 +80,7 @@ class _KernelOutputs(torch.autograd.Function):
             return (*differentiable_grads(outputs, (first, weights), ctx.needs_input_grad[:2], grad), None, None, None)
         n, g = simulator.program.n_qubits, np.ascontiguousarray(grad.detach().to(torch.float64).numpy())
         adjoint = np.zeros_like(ctx.state)
-        numba.set_num_threads(kernel_threads(adjoint.size))
+        use_threads(kernel_threads(adjoint.size))
         for setting, outcome_map, phi in zip(readout.settings, readout.joint_weights(), ctx.rotated):
             index, scratch = setting.outcome_index(n), np.empty((len(g), len(outcome_map)))
             if set(setting.basis) <= {"Z"}:  # no basis change: straight into the adjoint

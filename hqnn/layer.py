@@ -134,7 +134,7 @@ class Hybrid(nn.Module):
                 f"got {tuple(x.shape)}"
             )
         lead = x.shape[:-1]
-        flat = x.reshape(lead.numel(), spec.n_inputs)
+        flat = x if x.dim() == 2 else x.reshape(lead.numel(), spec.n_inputs)
         if not len(flat):  # an empty batch: empty outputs, still attached to x
             return (flat @ flat.new_zeros(spec.n_inputs, spec.n_outputs)).reshape(*lead, spec.n_outputs)
         if not torch.compiler.is_compiling():

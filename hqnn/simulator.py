@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 import torch
 from qiskit import QuantumCircuit
@@ -23,6 +22,7 @@ from .constants import TensorCache
 from .gates import BASIS_CHANGE, GENERATORS, PHASE_GATES, SHIFTABLE_GATES
 from .kernel_readout import kernel_outputs, kernel_threads
 from .kernels import rows as kernel_rows
+from .kernels.rows import use_threads
 from .kernels.probabilities import probabilities as probabilities_kernel
 from .kernels.probabilities import probabilities_backward as probabilities_backward_kernel
 from .kernels.statevector import MAX_DENSE_QUBITS, Program
@@ -282,7 +282,7 @@ class _KernelProbabilities(torch.autograd.Function):
     def forward(ctx, state: torch.Tensor) -> torch.Tensor:
         host = state.detach().to(torch.complex128).contiguous().numpy()
         out = np.empty(host.shape)
-        numba.set_num_threads(kernel_threads(host.size))
+        use_threads(kernel_threads(host.size))
         probabilities_kernel(host, out)
         ctx.host, ctx.dtype = host, state.dtype
         ctx.save_for_backward(state)
@@ -295,7 +295,7 @@ class _KernelProbabilities(torch.autograd.Function):
             return 2 * grad.to(state.real.dtype) * state
         grads = np.ascontiguousarray(grad.detach().to(torch.float64).numpy())
         out = np.empty(ctx.host.shape, dtype=np.complex128)
-        numba.set_num_threads(kernel_threads(out.size))
+        use_threads(kernel_threads(out.size))
         probabilities_backward_kernel(ctx.host, grads, out)
         return torch.from_numpy(out).to(ctx.dtype)
 

@@ -8,6 +8,9 @@ the chunk size. How many threads run is numba's setting at the call (``numba.set
 :mod:`hqnn.simulator` sets it from ``torch.get_num_threads()``.
 """
 
+import threading
+import weakref
+
 import numba
 import numpy as np
 
@@ -70,16 +73,13 @@ def states(program, angles: np.ndarray, threads: int, fuse: bool = True, factors
     ops = program.arrays()[0]
     out = np.empty((len(angles), 1 << program.n_qubits), dtype=np.complex128)
     if len(out):
-        threads = _threads(threads, len(out), program.n_qubits)
-        chunk = chunk_rows(program.n_qubits, len(out), threads)
-        n = program.n_qubits
+        threads, chunk, k, plan = _launch(program, len(out), threads, fuse)
+        n, max_run = program.n_qubits, _max_run(ops)
         factors = program._factor_tables(angles) if factors is None else factors
         if fuse:
-            k = fused.group_size(chunk)
-            plan = fused.plan(program, k)
-            fused.forward_rows(ops, plan.fields, plan.arrays, factors, out, n, _max_run(ops), chunk, k, threads)
+            fused.forward_rows(ops, plan.fields, plan.arrays, factors, out, n, max_run, chunk, k, threads)
         else:
-            forward_rows(ops, factors, out, n, _max_run(ops), chunk, threads)
+            forward_rows(ops, factors, out, n, max_run, chunk, threads)
     return out
 
 
@@ -91,32 +91,55 @@ def angle_gradients(
     ops, _, columns, _ = program.arrays()
     per_rotation = np.zeros((len(angles), len(columns)))
     if len(angles):
-        threads = _threads(threads, len(angles), program.n_qubits)
-        chunk = chunk_rows(program.n_qubits, len(angles), threads)
-        n = program.n_qubits
+        threads, chunk, k, plan = _launch(program, len(angles), threads, fuse)
+        n, max_run = program.n_qubits, _max_run(ops)
         factors = program._factor_tables(angles) if factors is None else factors
         states = np.ascontiguousarray(states, dtype=np.complex128)
         grads = np.ascontiguousarray(grads, dtype=np.complex128)
         if fuse:
-            k = fused.group_size(chunk)
-            plan = fused.plan(program, k)
             fused.backward_rows(
-                ops, plan.fields, plan.arrays, factors, states, grads, per_rotation, n, _max_run(ops), chunk, k, threads
+                ops, plan.fields, plan.arrays, factors, states, grads, per_rotation, n, max_run, chunk, k, threads
             )
         else:
-            backward_rows(ops, factors, states, grads, per_rotation, n, _max_run(ops), chunk, threads)
+            backward_rows(ops, factors, states, grads, per_rotation, n, max_run, chunk, threads)
     out = np.zeros(np.shape(angles))
     _add_columns(per_rotation, columns, out)
     return out
 
 
+_LAUNCHES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _launch(program, rows: int, requested: int, fuse: bool) -> tuple:
+    """(threads, chunk, k, plan) of a call on ``rows`` rows with ``requested`` threads, numba's thread count set
+    to it; the chunk and plan worked out once per program and shape (4 qubits, 32 rows: ~10 µs of a ~60 µs kernel
+    call)."""
+    threads = _threads(requested, rows, program.n_qubits)
+    launches = _LAUNCHES.setdefault(program, {})
+    key = (rows, threads, fuse)
+    if key not in launches:
+        chunk = chunk_rows(program.n_qubits, rows, threads)
+        k = fused.group_size(chunk)
+        launches[key] = (threads, chunk, k, fused.plan(program, k) if fuse else None)
+    use_threads(threads)
+    return launches[key]
+
 
 def _threads(requested: int, rows: int, n_qubits: int) -> int:
     """Threads that get work: at most numba's pool, one per MIN_CHUNK rows, and one below PARALLEL_MIN rows ×
     amplitudes (waking the pool costs more there, and on a busy machine a parallel region waits for its slowest
-    thread); numba's count set to it."""
+    thread)."""
     if rows << n_qubits < PARALLEL_MIN:
         requested = 1
-    threads = max(1, min(int(requested), numba.config.NUMBA_NUM_THREADS, -(-rows // MIN_CHUNK)))
-    numba.set_num_threads(threads)
-    return threads
+    return max(1, min(int(requested), numba.config.NUMBA_NUM_THREADS, -(-rows // MIN_CHUNK)))
+
+
+_THREADS_SET = threading.local()
+
+
+def use_threads(threads: int) -> None:
+    """numba's thread count for this Python thread's next parallel kernels, set only when it changes (2 µs a
+    call). Results never depend on it (see the module docstring), only which threads run."""
+    if getattr(_THREADS_SET, "threads", None) != threads:
+        numba.set_num_threads(threads)
+        _THREADS_SET.threads = threads
