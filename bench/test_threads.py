@@ -9,14 +9,13 @@ import os
 import pytest
 import torch
 
-from test_scale import forward_backward, hqnn_layer, inputs, run_layer
+from test_scale import as_user_calls, forward_backward, hqnn_layer, inputs
 
 SIZES = [(12, 32), (12, 256), (16, 32), (16, 256)]
 
 
 def _time(benchmark, qubits: int, batch: int, threads: int, smoke: bool) -> None:
-    layer = hqnn_layer(qubits, "analytic", None)
-    weights = layer.weights.detach().clone().requires_grad_()
+    f, weights = as_user_calls(hqnn_layer(qubits, "analytic", None))
     x = inputs(qubits, batch)
     benchmark.group = "threads"
     benchmark.extra_info.update(system=f"hqnn-exact-{threads}-threads", batch=batch, samples=batch, qubits=qubits)
@@ -24,7 +23,7 @@ def _time(benchmark, qubits: int, batch: int, threads: int, smoke: bool) -> None
     torch.set_num_threads(threads)
     try:
         rounds = 1 if smoke else 3
-        benchmark.pedantic(forward_backward, (run_layer(layer), x, weights), rounds=rounds, warmup_rounds=0 if smoke else 1)
+        benchmark.pedantic(forward_backward, (f, x, weights), rounds=rounds, warmup_rounds=0 if smoke else 1)
     finally:
         torch.set_num_threads(previous)
     assert torch.isfinite(weights.grad).all()
