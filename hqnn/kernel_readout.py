@@ -15,8 +15,8 @@ import torch
 
 from .autograd import check_finite, differentiable_grads
 from .kernels import rows as kernel_rows
-from .kernels.rows import use_threads
 from .kernels.probabilities import change_basis, joint_outputs, joint_outputs_backward
+from .kernels.rows import use_threads
 from .kernels.statevector import PARALLEL_MIN
 from .readout import Readout, Setting
 

@@ -22,9 +22,9 @@ from .constants import TensorCache
 from .gates import BASIS_CHANGE, GENERATORS, PHASE_GATES, SHIFTABLE_GATES
 from .kernel_readout import kernel_outputs, kernel_threads
 from .kernels import rows as kernel_rows
-from .kernels.rows import use_threads
 from .kernels.probabilities import probabilities as probabilities_kernel
 from .kernels.probabilities import probabilities_backward as probabilities_backward_kernel
+from .kernels.rows import use_threads
 from .kernels.statevector import MAX_DENSE_QUBITS, Program
 from .readout import Readout, Setting
 
