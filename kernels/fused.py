@@ -308,7 +308,10 @@ def _undo_group(sre, sim, lre, lim, size, qubits, count, ordered, pairs, mats, u
                     _pair(lre, lim, i, i + stride, mats[j], rows)
 
 
-@numba.njit(cache=True, inline="always")
+# _run_gradients, _daggered_run, _leading_correlations and _load are compiled once, not inlined at every call site
+# as the passes over the state are: numba's first compile of backward_rows took 205 s inlined, 50 s so (the same
+# speed at 8–16 qubits, ~6 µs more a call at 4 qubits B=32). Inlining only some of them was 2× slower at 8 qubits.
+@numba.njit(cache=True)
 def _run_gradients(first, last, r0, rows, factors, correlation, prefix, factor, tmp, suffix, matrix, out, width):
     """Each rotation factor's derivative in a run F_m … F_1 from its correlation (as ``_backward_chunk``); its
     matrices over ``width`` rows (1: the same in every row)."""
@@ -317,14 +320,14 @@ def _run_gradients(first, last, r0, rows, factors, correlation, prefix, factor, 
                          width)
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _daggered_run(first, last, r0, rows, factors, prefix, factor, out):
     """The run's matrix (F_m … F_1)† per row, its product taken as ``_backward_chunk`` takes it."""
     _run_prefix(first, last, r0, rows, factors, factor, prefix)
     _dagger_rows(prefix[last - first], out, rows)
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _leading_correlations(lre, lim, n, leading, op_qubit, op_first, op_last, r0, rows, factors, small, prefix,
                           vectors, suffix_re, suffix_im, corr, out):
     """The leading runs' angle gradients without undoing them: after them the state is the product ⊗_p v_p
@@ -384,7 +387,7 @@ def _leading_correlations(lre, lim, n, leading, op_qubit, op_first, op_last, r0,
 TRANSPOSE_BLOCK = 64
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _load(source, r0, rows, re, im, size):
     """re, im[i, c] = source[r0 + c, i] block by block."""
     for i0 in range(0, size, TRANSPOSE_BLOCK):
