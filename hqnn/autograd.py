@@ -131,7 +131,7 @@ _evaluate.register_autograd(_backward, setup_context=_setup_context)
 
 def check_finite(tensor: torch.Tensor, what: str) -> None:
     """Raise ``ValueError`` if ``tensor`` holds NaN or inf."""
-    if tensor.device.type == "cpu" and tensor.dtype in (torch.float32, torch.float64):  # numba: 5× faster here
+    if tensor.device.type == "cpu" and tensor.dtype in (torch.float32, torch.float64):  # numba: 6.8 → 2.5 µs here
         finite = all_finite(tensor.detach().numpy().reshape(-1))
     else:  # a finite sum proves every term finite (NaN and inf propagate); only an overflowing sum needs the scan
         finite = bool(torch.isfinite(tensor.sum()) or torch.isfinite(tensor).all())
