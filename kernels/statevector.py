@@ -438,7 +438,6 @@ def _backward_parallel(ops, factors, states, grads, out):
         _backward_chunk(r0, min(CHUNK, len(out) - r0), ops, factors, states, grads, out, _workspace(ops.n, ops.max_run, CHUNK))
 
 
-
 @numba.njit(cache=True)
 def _add_columns(per_rotation, columns, out):
     """out[r, columns[k]] += per_rotation[r, k] in the order of k: each angle's gradient, summed over the rotations
