@@ -89,11 +89,13 @@ def test_largest_fitting():
 def test_layer_refuses_a_job_that_cannot_fit_and_names_the_largest_batch():
     import torch
 
-    from hqnn import Hybrid, angle_encoder
+    from hqnn import Hybrid, angle_encoder, entangling_ansatz
 
     with pytest.raises(ResourceError, match=r"a batch of 1 needs ~119\.\d GiB.*even one sample does not fit"):
         Hybrid("aer", 10**9)
-    layer = Hybrid("analytic", None, **angle_encoder(16).hybrid_kwargs(), max_memory=GIB)
+    entangled = angle_encoder(16).then(entangling_ansatz(16, 1, entanglement="full"))  # no Schmidt cut pays
+    layer = Hybrid("analytic", None, **entangled.hybrid_kwargs(), max_memory=GIB)
+    assert layer.strategy.cut is None
     with pytest.raises(
         ResourceError,
         match=r"a batch of 4096 needs ~24\.0 GiB, max_memory is 1\.0 GiB: split it into "
@@ -105,3 +107,6 @@ def test_layer_refuses_a_job_that_cannot_fit_and_names_the_largest_batch():
     layer.check_memory(4096, torch.device("cpu"))
     with pytest.raises(ValueError, match="max_memory must be a positive number of bytes"):
         Hybrid("analytic", max_memory=0)
+    product = Hybrid("analytic", None, **angle_encoder(16).hybrid_kwargs(), max_memory=GIB)  # cut: two 8-qubit halves
+    assert product.strategy.cut is not None and product.strategy.cut.bond_qubits == 0
+    product.check_memory(4096, torch.device("cpu"))

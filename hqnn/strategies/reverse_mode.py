@@ -1,6 +1,7 @@
 """Reverse mode: exact outputs from the statevector of the B base rows on the angles' device, gradients by
 autograd through the simulation (the adjoint sweep of the numba kernels on the CPU) — one backward sweep whatever
-the number of parameters, no shifted rows."""
+the number of parameters, no shifted rows. On the CPU, a circuit whose entangling gates seldom cross the middle of
+the register runs as two halves joined by a Schmidt cut (:mod:`hqnn.schmidt`) when that is less work."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from ..cost import JobCost
 from ..executors.simulated import SimulatorExecutor
 from ..kernel_readout import kernel_outputs_of
 from ..randomness import ShotStream
+from ..schmidt import plan
 from ..memory import readout_bytes, reverse_mode_bytes
 from .base import Strategy
 from .shift_rule import ShiftRule
@@ -31,9 +33,12 @@ class ReverseMode(Strategy):
         self.executor = SimulatorExecutor(spec) if executor is None else executor
         self.simulator = self.executor.simulator
         self.compiled_fallback = ShiftRule(self.executor, math.pi / 2)
+        self.cut = plan(spec.circuit, spec.angles, spec.readout)
 
     def outputs(self, gamma: torch.Tensor) -> torch.Tensor:
         """Differentiable outputs (B, n_out)."""
+        if self.cut is not None and gamma.device.type == "cpu":
+            return self.cut.outputs(gamma)
         return self.simulator.outputs(gamma, self.spec.readout)
 
     def __call__(self, gamma, need_inputs, need_weights):
@@ -44,7 +49,12 @@ class ReverseMode(Strategy):
 
     def outputs_of(self, inputs, weights, need_inputs, need_weights):
         """On the CPU kernels, the angle map runs inside the kernels' autograd node (:func:`kernel_outputs_of`)."""
-        if not on_host(inputs, weights) or self.simulator.program is None or self.spec.angle_map.identity:
+        if (
+            not on_host(inputs, weights)
+            or self.simulator.program is None
+            or self.spec.angle_map.identity
+            or self.cut is not None
+        ):
             return super().outputs_of(inputs, weights, need_inputs, need_weights)
         self.ledger.add(JobCost.of_rows(len(inputs), 1, None))
         return kernel_outputs_of(inputs, weights, self.spec.angle_map, self.simulator, self.spec.readout)
@@ -53,6 +63,8 @@ class ReverseMode(Strategy):
         return JobCost.of_rows(batch, 1, None)  # one simulation of the base rows, no shots
 
     def memory(self, batch, device):
+        if torch.device(device).type == "cpu" and self.cut is not None:
+            return self._cut_bytes(self.cut, self.spec, batch)
         kernels = torch.device(device).type == "cpu" and self.simulator.program is not None
         return self._bytes(self.spec, batch, 0 if kernels else len(self.simulator.steps))
 
@@ -67,9 +79,17 @@ class ReverseMode(Strategy):
         return states + readout_bytes(readout.n_features, readout.n_outputs, batch)
 
     @staticmethod
+    def _cut_bytes(cut, spec: CircuitSpec, batch: int) -> int:
+        return cut.memory(batch) + readout_bytes(spec.readout.n_features, spec.readout.n_outputs, batch)
+
+    @staticmethod
     def planned_memory(spec: CircuitSpec, batch: int, device: str = "cpu") -> int:
-        """:meth:`memory` before the simulator is built: the CPU kernels keep no step states; the torch path
-        (a GPU) keeps about one per instruction."""
+        """:meth:`memory` before the simulator is built: the CPU kernels keep no step states (and a Schmidt cut
+        only its two sides'); the torch path (a GPU) keeps about one per instruction."""
+        if torch.device(device).type == "cpu":
+            cut = plan(spec.circuit, spec.angles, spec.readout)
+            if cut is not None:
+                return ReverseMode._cut_bytes(cut, spec, batch)
         steps = 0 if torch.device(device).type == "cpu" else len(spec.circuit.data)
         return ReverseMode._bytes(spec, batch, steps)
 
@@ -77,4 +97,5 @@ class ReverseMode(Strategy):
         return self.compiled_fallback.evaluate(gamma, need_inputs, need_weights)
 
     def __repr__(self) -> str:
-        return f"ReverseMode(under torch.compile: {self.compiled_fallback!r})"
+        cut = "" if self.cut is None else f"Schmidt cut after qubit {self.cut.cut - 1} on the CPU, "
+        return f"ReverseMode({cut}under torch.compile: {self.compiled_fallback!r})"
