@@ -537,7 +537,7 @@ def _backward_chunk(r0, rows, n, ops, fields, plan, factors, states, grads, out,
                               product[0], scratch_re, scratch_im, product[1], out)
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=True, nogil=True)
 def forward_rows(ops, fields, plan, factors, out, n, max_run, chunk, k, threads):
     """Final states of every row into ``out`` (R, 2**n) complex128, chunks of rows across ``threads``."""
     count = (len(out) + chunk - 1) // chunk
@@ -548,7 +548,7 @@ def forward_rows(ops, fields, plan, factors, out, n, max_run, chunk, k, threads)
             _forward_chunk(r0, min(chunk, len(out) - r0), n, ops, fields, plan, factors, out, work)
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=True, nogil=True)
 def backward_rows(ops, fields, plan, factors, states, grads, out, n, max_run, chunk, k, threads):
     """Each row's gradient by each rotation factor into ``out`` (R, rotations)."""
     count = (len(out) + chunk - 1) // chunk

@@ -14,9 +14,9 @@ from ..circuits import CircuitSpec
 from ..cost import JobCost
 from ..executors.simulated import SimulatorExecutor
 from ..kernel_readout import kernel_outputs_of
+from ..memory import readout_bytes, reverse_mode_bytes
 from ..randomness import ShotStream
 from ..schmidt import plan
-from ..memory import readout_bytes, reverse_mode_bytes
 from .base import Strategy
 from .shift_rule import ShiftRule
 
