@@ -10,6 +10,7 @@ from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter
 
 from hqnn import AerExecutor, CircuitSpec, EmulatorExecutor, Hybrid, AerStatevectorExecutor, chapter_circuit
+from hqnn.executors import emulator
 from hqnn.stats import fit_pvalue, shift_rule_pvalue, two_sample_pvalue
 
 from closed_forms import dp1_closed, p1_closed
@@ -65,9 +66,12 @@ def entangled_spec(**readout) -> CircuitSpec:
     return CircuitSpec.from_circuit(qc, inputs=[x], weights=[w], **readout)
 
 
+@pytest.mark.parametrize("chunk_rows", [None, 16], ids=["one chunk", "chunks of 16 rows"])
 @pytest.mark.parametrize("readout", [{"qubits": [2, 0, 1]}, {"observables": ["ZZI", "XIY", "IYX"]}])
-def test_entangled_estimates_fit_exact_values(readout):
+def test_entangled_estimates_fit_exact_values(readout, chunk_rows, monkeypatch):
     spec = entangled_spec(**readout)
+    if chunk_rows:
+        monkeypatch.setattr(emulator, "CHUNK_AMPLITUDES", chunk_rows * 2**spec.n_qubits)
     rng = np.random.default_rng(4)
     angles = rng.uniform(0.3, 2.8, (2000, spec.n_angles))
     exact = executor_outputs(AerStatevectorExecutor(spec), angles)

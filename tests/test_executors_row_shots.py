@@ -9,7 +9,7 @@ from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
 
 from hqnn import Hybrid, angle_encoder, entangling_ansatz
 from hqnn.circuits import CircuitSpec
-from hqnn.executors import AerExecutor, EmulatorExecutor, SamplerExecutor, SimulatorExecutor
+from hqnn.executors import AerExecutor, EmulatorExecutor, SamplerExecutor, SimulatorExecutor, emulator
 from hqnn.stats import fit_pvalue, grouped_fit_pvalue
 
 MODEL = angle_encoder(2).then(entangling_ansatz(2, reps=1))
@@ -20,9 +20,22 @@ def p1(features):
     return SPEC.readout.outputs(features).numpy()
 
 
-@pytest.mark.parametrize("make", [lambda: EmulatorExecutor(SPEC, 100, seed=3), lambda: SamplerExecutor(SPEC, AerSamplerV2(), 100, seed=3)])
+def _chunked_emulator(monkeypatch):
+    monkeypatch.setattr(emulator, "CHUNK_AMPLITUDES", 7 * 2**SPEC.n_qubits)  # chunks of 7 rows: the shots' slices
+    return EmulatorExecutor(SPEC, 100, seed=3)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda monkeypatch: EmulatorExecutor(SPEC, 100, seed=3),
+        _chunked_emulator,
+        lambda monkeypatch: SamplerExecutor(SPEC, AerSamplerV2(), 100, seed=3),
+    ],
+    ids=["emulator", "emulator in chunks", "sampler"],
+)
 def test_per_row_shots_in_one_job_pass_chi2_per_count(make, monkeypatch):
-    executor = make()
+    executor = make(monkeypatch)
     rows = 240
     angles = torch.from_numpy(np.random.default_rng(0).uniform(-np.pi, np.pi, (rows, SPEC.n_angles)))
     shots = np.tile(np.array([1000, 7, 1]), rows // 3)

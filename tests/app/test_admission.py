@@ -23,37 +23,43 @@ def test_check_fits():
 
 
 @pytest.mark.parametrize(
-    "config, message",
+    "config, message, available",
     [
         (
             RunConfig(qubits=30),
             r"--qubits 30 \(the statevector simulation\) needs ~32\.\d GiB .* 8\.0 GiB available: the largest that fits is --qubits 27",
+            8 * GIB,
         ),
-        (
-            RunConfig(digits=TEN, qubits=18, batch_size=16, backend="emulator"),
-            r"--qubits 18 .*the largest that fits is --qubits 15",
+        (  # the emulator samples 2**19 amplitudes of rows at a time: one row of 24 qubits needs ~1 GiB
+            RunConfig(digits=TEN, qubits=24, batch_size=16, backend="emulator"),
+            r"--qubits 24 .*512 MiB available: the largest that fits is --qubits 20",
+            GIB // 2,
         ),
         (
             RunConfig(shots=10**12),
             r"--shots 1000000000000 \(Aer's shot sampling\) needs ~119,\d+\.\d GiB .*the largest that fits is --shots 6\d{7}",
+            8 * GIB,
         ),
         (
             RunConfig(ddp=64),
             r"--ddp 64 starts 64 training processes but this machine has 4 usable cores: the largest that fits is --ddp 4",
+            8 * GIB,
         ),
-        (
-            RunConfig(ddp=4, digits=TEN, qubits=17, batch_size=16, backend="analytic"),
+        (  # 12 blocks of CX chains: too many crossings for a Schmidt cut, the full statevector
+            RunConfig(ddp=4, digits=TEN, qubits=17, batch_size=16, backend="analytic", reps=12),
             r"--ddp 4 \(3\.\d GiB per process\) .*the largest that fits is --ddp 2",
+            8 * GIB,
         ),
         (
             RunConfig(digits=TEN, qubits=2, batch_size=10**8, backend="analytic"),
             r"even --qubits 1 does not fit: lower --batch-size",
+            8 * GIB,
         ),
     ],
 )
-def test_check_run_names_the_flag_and_the_largest_value(config, message):
+def test_check_run_names_the_flag_and_the_largest_value(config, message, available):
     with pytest.raises(ResourceError, match=message):
-        check_run(config, available=8 * GIB, cores=4)
+        check_run(config, available=available, cores=4)
 
 
 def test_check_run_passes_what_fits():
