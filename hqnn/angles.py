@@ -18,7 +18,7 @@ from qiskit.circuit import Parameter, ParameterExpression
 
 from .autograd import differentiable_grads
 from .constants import TensorCache
-from .expressions import Compiled, compile_expression, compile_numpy, compile_partials
+from .expressions import Compiled, compile_expression, compile_numpy_batch, compile_partials_batch
 from .kernels.affine import affine_angles, affine_backward
 
 
@@ -45,7 +45,6 @@ class AngleMap:
         self.offsets = np.zeros(k_total)
         depends = np.zeros((k_total, len(params)), dtype=bool)
         self._nonlinear: list[tuple[int, Compiled]] = []
-        self._host_nonlinear: list[tuple[int, Compiled]] = []
         self._expressions: dict[int, tuple[ParameterExpression, str]] = {}
         for k, (expression, place) in enumerate(zip(expressions, where)):
             for p in expression.parameters:
@@ -53,7 +52,6 @@ class AngleMap:
             affine = _affine(expression, index)
             if affine is None:
                 self._nonlinear.append((k, compile_expression(expression, place)))
-                self._host_nonlinear.append((k, compile_numpy(expression, place)))
                 self._expressions[k] = (expression, place)
             else:
                 self.coefficients[k], self.offsets[k] = affine
@@ -67,7 +65,9 @@ class AngleMap:
         )
         self._constants = TensorCache()
         self._host_constants: dict = {}
-        self._partials: list[tuple[int, int, Compiled]] | None = None
+        nonlinear = [expression for expression, _ in self._expressions.values()]
+        self._host_nonlinear = compile_numpy_batch(nonlinear, self._names) if nonlinear else None
+        self._partials: tuple | None = None
 
     @property
     def n_angles(self) -> int:
@@ -108,11 +108,10 @@ class AngleMap:
         a_in, a_w, bias, _, _ = self._host(inputs.dtype)
         gamma = np.empty((len(inputs), self.n_angles), dtype=inputs.dtype)
         affine_angles(inputs, weights.astype(inputs.dtype, copy=False), a_in, a_w, bias, gamma)
-        if self._host_nonlinear:
-            values = self._host_values(inputs, weights)
+        if self._host_nonlinear is not None:
             with np.errstate(all="ignore"):  # NaN or inf angles are refused by the layer, naming the expression
-                for k, f in self._host_nonlinear:
-                    gamma[:, k] = f(values)
+                for k, value in zip(self._expressions, self._host_nonlinear(*self._host_values(inputs, weights))):
+                    gamma[:, k] = value
         return gamma
 
     def host_backward(self, inputs: np.ndarray, weights: np.ndarray, grad: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -121,15 +120,15 @@ class AngleMap:
         grad_inputs = np.empty((len(grad), self.n_inputs), dtype=grad.dtype)
         grad_weights = np.empty(self.n_weights, dtype=grad.dtype)
         affine_backward(grad, c_in, c_w, grad_inputs, grad_weights)
-        if self._host_nonlinear:
-            values = self._host_values(inputs, weights)
+        if self._host_nonlinear is not None:
+            columns, to_inputs, to_weights, partials = self._host_partials(grad.dtype)
+            terms = np.empty((len(columns), len(grad)), dtype=grad.dtype)
             with np.errstate(all="ignore"):
-                for k, j, partial in self._host_partials():
-                    term = grad[:, k] * partial(values)
-                    if j < self.n_inputs:
-                        grad_inputs[:, j] += term
-                    else:
-                        grad_weights[j - self.n_inputs] += term.sum()
+                for row, partial in zip(terms, partials(*self._host_values(inputs, weights))):
+                    row[:] = partial
+                terms *= grad.T[columns]  # dL/dγ_k · ∂γ_k/∂θ_j, one row per pair (k, j)
+            grad_inputs += (to_inputs @ terms).T
+            grad_weights += to_weights @ terms.sum(axis=1)
         return grad_inputs, grad_weights
 
     def _host(self, dtype: np.dtype) -> tuple[np.ndarray, ...]:
@@ -143,19 +142,23 @@ class AngleMap:
             )
         return self._host_constants[dtype]
 
-    def _host_values(self, inputs: np.ndarray, weights: np.ndarray) -> dict:
-        return dict(zip(self._names, [*inputs.T, *weights.astype(inputs.dtype)]))
+    def _host_values(self, inputs: np.ndarray, weights: np.ndarray) -> list:
+        """One value per parameter, in ``_names``' order: the inputs' columns, the weights as scalars."""
+        return [*np.ascontiguousarray(inputs.T), *weights.astype(inputs.dtype)]
 
-    def _host_partials(self) -> list[tuple[int, int, Compiled]]:
-        """(angle k, parameter j, ∂γ_k/∂θ_j) of every non-affine angle, compiled at the first backward."""
+    def _host_partials(self, dtype: np.dtype) -> tuple:
+        """(angle column k of each pair (k, j), the 0/1 matrices summing the pairs into each input's and each
+        weight's gradient, ∂γ_k/∂θ_j of every pair): the partials compiled at the first backward."""
         if self._partials is None:
-            partials = []
-            for k, (expression, place) in self._expressions.items():
-                names = [p.name for p in expression.parameters]
-                for name, f in zip(names, compile_partials(expression, names, place)):
-                    partials.append((k, self._names.index(name), f))
-            self._partials = partials
-        return self._partials
+            pairs, partials = compile_partials_batch([e for e, _ in self._expressions.values()], self._names)
+            nonlinear = list(self._expressions)
+            into = np.zeros((len(self._names), len(pairs)))
+            for p, (i, j) in enumerate(pairs):
+                into[j, p] = 1.0
+            self._partials = (np.array([nonlinear[i] for i, _ in pairs], dtype=np.int64), into, partials)
+        columns, into, partials = self._partials
+        into = into.astype(dtype, copy=False)
+        return columns, into[: self.n_inputs], into[self.n_inputs :], partials
 
 
 def on_host(inputs: torch.Tensor, weights: torch.Tensor) -> bool:

@@ -1,13 +1,13 @@
 """A Qiskit ``ParameterExpression`` as a function of its parameters for a whole batch at once: torch operations
-(autograd differentiates them) or numpy operations (with each partial derivative compiled the same way, for a
-backward without autograd). Only real, differentiable operations are accepted: sums, products, powers and the
-elementary functions; anything else (sign, abs, complex numbers, …) is refused with the expression named."""
+(autograd differentiates them), or a layer's expressions and their partial derivatives as one numpy function each
+(for a backward without autograd). Only real, differentiable operations are accepted: sums, products, powers and
+the elementary functions; anything else (sign, abs, complex numbers, …) is refused with the expression named when
+the torch form is compiled, which every layer does first."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-import numpy as np
 import sympy
 import torch
 from qiskit.circuit import ParameterExpression
@@ -26,8 +26,6 @@ _TORCH = {
     sympy.exp: torch.exp,
     sympy.log: torch.log,
 }
-#: The same functions in numpy.
-_NUMPY = {f: getattr(np, {"asin": "arcsin", "acos": "arccos", "atan": "arctan"}.get(f.__name__, f.__name__)) for f in _TORCH}
 
 Values = dict[str, torch.Tensor]
 Compiled = Callable[[Values], torch.Tensor | float]
@@ -36,19 +34,34 @@ Compiled = Callable[[Values], torch.Tensor | float]
 def compile_expression(expression: ParameterExpression, where: str) -> Compiled:
     """``f(values)`` computing ``expression`` with torch from ``{parameter name: tensor}``; ``where`` names it in
     errors."""
-    return _compile(_tree(expression, where), expression, where, _TORCH)
+    return _compile(_tree(expression, where), expression, where)
 
 
-def compile_numpy(expression: ParameterExpression, where: str) -> Compiled:
-    """``f(values)`` computing ``expression`` with numpy from ``{parameter name: array}``."""
-    return _compile(_tree(expression, where), expression, where, _NUMPY)
+def compile_numpy_batch(expressions: Sequence[ParameterExpression], names: Sequence[str]) -> Callable[..., list]:
+    """``f(*values)``: every one of ``expressions`` with numpy, from one value (array or scalar) per parameter of
+    ``names``, in that order; common subexpressions computed once (sympy's ``lambdify``). One Python call for them
+    all: ``zz_feature_map``'s 12 products of inputs at 32 rows took 5.9 µs, against ~60 µs for one call per node of
+    each expression's tree."""
+    return _lambdify([_tree(e, str(e)) for e in expressions], names)
 
 
-def compile_partials(expression: ParameterExpression, names: list[str], where: str) -> list[Compiled]:
-    """numpy functions ``f(values)`` of ∂expression/∂(parameter ``name``), one per name of ``names``."""
-    tree = _tree(expression, where)
-    symbols = {str(s): s for s in tree.free_symbols}
-    return [_compile(sympy.diff(tree, symbols[name]), expression, where, _NUMPY) for name in names]
+def compile_partials_batch(
+    expressions: Sequence[ParameterExpression], names: Sequence[str]
+) -> tuple[list[tuple[int, int]], Callable[..., list]]:
+    """(pairs, f): for each (i, j) of ``pairs``, ``f(*values)`` gives ∂expressions[i]/∂(parameter ``names[j]``), for
+    every parameter each expression depends on (values as for :func:`compile_numpy_batch`)."""
+    pairs, partials = [], []
+    for i, expression in enumerate(expressions):
+        tree = _tree(expression, str(expression))
+        for symbol in sorted(tree.free_symbols, key=str):
+            pairs.append((i, list(names).index(str(symbol))))
+            partials.append(sympy.diff(tree, symbol))
+    return pairs, _lambdify(partials, names)
+
+
+def _lambdify(trees: list, names: Sequence[str]) -> Callable[..., list]:
+    symbols = {str(s): s for tree in trees for s in tree.free_symbols}
+    return sympy.lambdify([symbols.get(n, sympy.Dummy(n)) for n in names], trees, modules="numpy", cse=True)
 
 
 def _tree(expression: ParameterExpression, where: str):
@@ -58,7 +71,7 @@ def _tree(expression: ParameterExpression, where: str):
         raise ValueError(f"{where}: cannot read angle {expression} ({error})") from error
 
 
-def _compile(node, expression, where: str, functions: dict) -> Compiled:
+def _compile(node, expression, where: str) -> Compiled:
     if node.is_Symbol:
         name = str(node)
         return lambda values: values[name]
@@ -67,7 +80,7 @@ def _compile(node, expression, where: str, functions: dict) -> Compiled:
         if value.imag:
             raise ValueError(f"{where}: angle {expression} has a complex constant {node}; angles must be real")
         return lambda values: value.real
-    args = [_compile(arg, expression, where, functions) for arg in node.args]
+    args = [_compile(arg, expression, where) for arg in node.args]
     if isinstance(node, sympy.Add):
         return lambda values: _sum(f(values) for f in args)
     if isinstance(node, sympy.Mul):
@@ -75,7 +88,7 @@ def _compile(node, expression, where: str, functions: dict) -> Compiled:
     if isinstance(node, sympy.Pow):
         base, power = args
         return lambda values: base(values) ** power(values)
-    function = functions.get(node.func)
+    function = _TORCH.get(node.func)
     if function is None:
         raise ValueError(
             f"{where}: angle {expression} uses {node.func.__name__}, which is not a real differentiable function "
@@ -83,9 +96,7 @@ def _compile(node, expression, where: str, functions: dict) -> Compiled:
             "move it into the classical network"
         )
     (inner,) = args
-    if functions is _TORCH:
-        return lambda values: function(torch.as_tensor(inner(values)))
-    return lambda values: function(inner(values))
+    return lambda values: function(torch.as_tensor(inner(values)))
 
 
 def _sum(terms):
