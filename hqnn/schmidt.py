@@ -77,7 +77,7 @@ class SchmidtCut:
         distributions = [s.qubits for s in readout.settings if s.masks is None]
         if distributions:
             raise ValueError(f"a Schmidt cut reads parities only: the settings on {distributions} want distributions")
-        self.n_qubits, self.cut, self.readout = n, cut, readout
+        self.cut, self.readout = cut, readout
         self.sizes = (cut, n - cut)
         self.circuits, self.bond_qubits = split(circuit, cut)
         if self.bond_qubits > n:

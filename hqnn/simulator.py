@@ -36,7 +36,7 @@ _PHASE = (np.diag([1.0, 0.0]).astype(complex), np.diag([0.0, 1.0]).astype(comple
 
 
 @dataclass(frozen=True)
-class Rotation:
+class _Rotation:
     """U(γ_column) = A + cos(c·γ)·C + sin(c·γ)·S for one parameterized gate."""
 
     column: int
@@ -46,7 +46,7 @@ class Rotation:
     frequency: float
 
     @classmethod
-    def of(cls, name: str, column: int) -> Rotation:
+    def of(cls, name: str, column: int) -> _Rotation:
         if name in PHASE_GATES:
             return cls(column, *_PHASE)
         if name not in GENERATORS:
@@ -58,11 +58,11 @@ class Rotation:
         return cls(column, np.zeros_like(g), np.eye(len(g), dtype=complex), -1j * g, 0.5)
 
 
-class RotationGroups:
+class _RotationGroups:
     """All parameterized gates of a circuit, grouped by matrix size, so each group's (R, F, d, d) matrices
     come from one cos, one sin and one multiply-add over every row."""
 
-    def __init__(self, rotations: list[Rotation]):
+    def __init__(self, rotations: list[_Rotation]):
         sizes = sorted({len(r.a) for r in rotations})
         self._where = {}
         self._tables = []
@@ -90,7 +90,7 @@ class RotationGroups:
             out.append(a + cos * c + sin * s)
         return out
 
-    def pick(self, rotation: Rotation, matrices: list[torch.Tensor]) -> torch.Tensor:
+    def pick(self, rotation: _Rotation, matrices: list[torch.Tensor]) -> torch.Tensor:
         group, i = self._where[id(rotation)]
         return matrices[group][:, i]
 
@@ -107,7 +107,7 @@ class _Block:
 
 
 @dataclass(frozen=True)
-class Permutation:
+class _Permutation:
     """new[:, i] = phase[i] · old[:, source[i]] over the whole index space."""
 
     source: np.ndarray
@@ -119,7 +119,7 @@ class _Dense:
     """A multi-qubit gate: a constant (d, d) matrix or a rotation, on ``qubits`` (bit j ↔ qubits[j])."""
 
     qubits: tuple[int, ...]
-    gate: np.ndarray | Rotation
+    gate: np.ndarray | _Rotation
 
 
 #: Operations without a statevector meaning: exact values need a density matrix.
@@ -135,8 +135,8 @@ class TorchStatevector:
         self.n_qubits = circuit.num_qubits
         column = {angle: k for k, angle in enumerate(angles)}
         self.steps = _compile(circuit, column)
-        rotations = [f for step in self.steps for f in _factors(step) if isinstance(f, Rotation)]
-        self._groups = RotationGroups(rotations)
+        rotations = [f for step in self.steps for f in _factors(step) if isinstance(f, _Rotation)]
+        self._groups = _RotationGroups(rotations)
         self._constants = TensorCache()
         self.program = _program(self.steps, self.n_qubits)
 
@@ -193,7 +193,7 @@ class TorchStatevector:
         return tensor.reshape(rows, 2 ** len(axes), -1).sum(-1)
 
     def _apply(self, step, state: torch.Tensor, rotations: list[torch.Tensor]) -> torch.Tensor:
-        if isinstance(step, Permutation):
+        if isinstance(step, _Permutation):
             source = self._constants.get(id(step), step.source, torch.long, state.device)
             state = state.index_select(1, source)
             if step.phase is not None:
@@ -216,7 +216,7 @@ class TorchStatevector:
         return product
 
     def _matrix(self, gate, key, state: torch.Tensor, rotations: list[torch.Tensor]) -> torch.Tensor:
-        if isinstance(gate, Rotation):
+        if isinstance(gate, _Rotation):
             return self._groups.pick(gate, rotations)
         return self._constants.get(key, gate, state.dtype, state.device)
 
@@ -252,7 +252,7 @@ def _program(steps: list, n_qubits: int) -> Program | None:
     """The compiled steps as a kernel program, or None if a gate is wider than the kernels take (torch runs it)."""
     program = Program(n_qubits)
     for step in steps:
-        if isinstance(step, Permutation):
+        if isinstance(step, _Permutation):
             program.add_permutation(step.source, step.phase)
         elif isinstance(step, _Block):
             for j, run in enumerate(step.runs):
@@ -358,31 +358,6 @@ def _apply_dense(state: torch.Tensor, matrix: torch.Tensor, qubits: tuple[int, .
     return applied.reshape(shape).movedim(tuple(range(n + 1 - k, n + 1)), axes).reshape(rows, -1)
 
 
-def circuit_gates(circuit: QuantumCircuit, column: dict):
-    """Each instruction but barriers as (qubits, gate): a constant matrix, or a :class:`Rotation` of the angle
-    matrix's column that carries its parameter."""
-    for inst in circuit.data:
-        op = inst.operation
-        if op.name == "barrier":
-            continue
-        qubits = tuple(circuit.find_bit(q).index for q in inst.qubits)
-        symbolic = [p for p in op.params if isinstance(p, Parameter) or getattr(p, "parameters", None)]
-        if symbolic:
-            if len(op.params) != 1 or op.params[0] not in column:
-                raise ValueError(f"gate '{op.name}' must carry exactly one of the spec's angles, got {op.params}")
-            yield qubits, Rotation.of(op.name, column[op.params[0]])
-            continue
-        try:
-            yield qubits, np.asarray(op.to_matrix(), dtype=complex)
-        except Exception as error:
-            if op.name in NON_UNITARY:
-                raise ValueError(
-                    f"'{op.name}' on qubits {list(qubits)} is not unitary: a statevector cannot give its exact "
-                    "values; use backend='aer' with shots=None (Aer's density matrix, exact) or shots"
-                ) from error
-            raise ValueError(f"'{op.name}' on qubits {list(qubits)} has no matrix: use backend='aer'") from error
-
-
 def _compile(circuit: QuantumCircuit, column: dict) -> list:
     """Fuse the circuit into steps: per-qubit runs, merged permutations, dense multi-qubit gates."""
     n = circuit.num_qubits
@@ -397,15 +372,34 @@ def _compile(circuit: QuantumCircuit, column: dict) -> list:
             steps.append(_Block(qubits[0], runs))
         pending.clear()
 
-    for qubits, gate in circuit_gates(circuit, column):
+    for inst in circuit.data:
+        op = inst.operation
+        if op.name == "barrier":
+            continue
+        qubits = tuple(circuit.find_bit(q).index for q in inst.qubits)
+        symbolic = [p for p in op.params if isinstance(p, Parameter) or getattr(p, "parameters", None)]
+        if symbolic:
+            if len(op.params) != 1 or op.params[0] not in column:
+                raise ValueError(f"gate '{op.name}' must carry exactly one of the spec's angles, got {op.params}")
+            gate = _Rotation.of(op.name, column[op.params[0]])
+        else:
+            try:
+                gate = np.asarray(op.to_matrix(), dtype=complex)
+            except Exception as error:
+                if op.name in NON_UNITARY:
+                    raise ValueError(
+                        f"'{op.name}' on qubits {list(qubits)} is not unitary: a statevector cannot give its exact "
+                        "values; use backend='aer' with shots=None (Aer's density matrix, exact) or shots"
+                    ) from error
+                raise ValueError(f"'{op.name}' on qubits {list(qubits)} has no matrix: use backend='aer'") from error
         if len(qubits) == 1:
             pending.setdefault(qubits[0], []).append(gate)
             continue
         flush()
-        if isinstance(gate, np.ndarray) and is_monomial(gate):
-            step = permutation(gate, qubits, n)
-            if steps and isinstance(steps[-1], Permutation):
-                step = compose(steps.pop(), step)
+        if isinstance(gate, np.ndarray) and _is_monomial(gate):
+            step = _permutation(gate, qubits, n)
+            if steps and isinstance(steps[-1], _Permutation):
+                step = _compose(steps.pop(), step)
             steps.append(step)
         else:
             steps.append(_Dense(qubits, gate))
@@ -413,12 +407,12 @@ def _compile(circuit: QuantumCircuit, column: dict) -> list:
     return steps
 
 
-def is_monomial(matrix: np.ndarray) -> bool:
+def _is_monomial(matrix: np.ndarray) -> bool:
     nonzero = np.abs(matrix) > 1e-12
     return bool(np.all(nonzero.sum(axis=0) == 1) and np.all(nonzero.sum(axis=1) == 1))
 
 
-def permutation(matrix: np.ndarray, qubits: tuple[int, ...], n: int) -> Permutation:
+def _permutation(matrix: np.ndarray, qubits: tuple[int, ...], n: int) -> _Permutation:
     """A monomial gate on ``qubits`` as a gather over the full 2**n index space."""
     index = np.arange(2**n)
     local = np.zeros(2**n, dtype=np.int64)
@@ -430,12 +424,12 @@ def permutation(matrix: np.ndarray, qubits: tuple[int, ...], n: int) -> Permutat
         source &= ~(1 << q)
         source |= ((column_of[local] >> j) & 1) << q
     phase = matrix[local, column_of[local]]
-    return Permutation(source, None if np.allclose(phase, 1.0) else phase)
+    return _Permutation(source, None if np.allclose(phase, 1.0) else phase)
 
 
-def compose(first: Permutation, second: Permutation) -> Permutation:
+def _compose(first: _Permutation, second: _Permutation) -> _Permutation:
     """``second`` after ``first`` as one gather."""
     source = first.source[second.source]
     phases = [p for p in (None if first.phase is None else first.phase[second.source], second.phase) if p is not None]
     phase = None if not phases else (phases[0] if len(phases) == 1 else phases[0] * phases[1])
-    return Permutation(source, phase)
+    return _Permutation(source, phase)
