@@ -100,3 +100,9 @@ def test_estimates_are_multiples_of_one_over_shots(diff_method):
     values, grads = layer_values_and_grads(THETA, seed=9, diff_method=diff_method)
     assert np.allclose(values * SHOTS, np.round(values * SHOTS))
     assert np.allclose(grads * 2 * SHOTS, np.round(grads * 2 * SHOTS))
+
+
+def test_empty_batch_gives_empty_features():
+    spec = entangled_spec(qubits=[2, 0])
+    features = EmulatorExecutor(spec, SHOTS, seed=1).run(torch.zeros(0, spec.n_angles, dtype=torch.float64))
+    assert features.shape == (0, spec.readout.n_features)

@@ -64,7 +64,7 @@ class EmulatorExecutor(Executor):
                 per_row if shots is None else per_row[start : start + step],
                 generator,
             )
-            for start in range(0, len(angles), step)
+            for start in range(0, max(len(angles), 1), step)  # an empty batch: one empty chunk
         ]
         return torch.cat(chunks) if len(chunks) != 1 else chunks[0]
 
