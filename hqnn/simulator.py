@@ -190,7 +190,7 @@ class TorchStatevector:
             return probs
         axes = [1 + n - 1 - q for q in reversed(qubits)]  # most significant readout bit first
         tensor = probs.reshape((rows,) + (2,) * n).movedim(axes, tuple(range(1, len(axes) + 1)))
-        return tensor.reshape(rows, 2 ** len(axes), -1).sum(-1)
+        return tensor.reshape(rows, 2 ** len(axes), 2 ** (n - len(axes))).sum(-1)
 
     def _apply(self, step, state: torch.Tensor, rotations: list[torch.Tensor]) -> torch.Tensor:
         if isinstance(step, _Permutation):
