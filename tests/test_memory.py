@@ -34,6 +34,7 @@ PEAK = textwrap.dedent(
     small = torch.rand(70000 if shots is None else 10000, 2, dtype=torch.float64, requires_grad=True)
     layer(2)(small).sum().backward()  # compiles the kernels on a 2-qubit circuit: their memory is not the batch's
     layer, x = layer(n), torch.rand(batch, n, dtype=torch.float64, requires_grad=True)
+    layer(x[:2]).sum().backward()  # and the paths only n qubits take (a Schmidt cut's kernels), on 2 rows
     def statm(field):
         return next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith(field))
     open("/proc/self/clear_refs", "w").write("5")  # reset the high-water mark
