@@ -113,11 +113,16 @@ def _torch_outputs(simulator: TorchStatevector, readout: Readout, angles: torch.
 def _basis_change(state: np.ndarray, setting: Setting, n: int, adjoint: bool) -> np.ndarray:
     """``state`` (R, 2**n) with the setting's X/Y qubits turned into its basis (X: H, Y: H·S†), or the adjoint map
     (the gates act on distinct qubits, so their order does not matter)."""
-    qubits, matrices = setting.basis_matrices(adjoint)
+    return with_gates(state, *setting.basis_matrices(adjoint))
+
+
+def with_gates(states: np.ndarray, qubits: np.ndarray, matrices: np.ndarray) -> np.ndarray:
+    """A copy of ``states`` (R, M) with the 2×2 ``matrices`` (J, 2, 2) on the distinct ``qubits`` (bits of the
+    index), or ``states`` itself when there are none."""
     if not len(qubits):
-        return state
-    out = np.empty_like(state)
-    change_basis(state, qubits, matrices, out)
+        return states
+    out = np.empty_like(states)
+    change_basis(states, qubits, matrices, out)
     return out
 
 

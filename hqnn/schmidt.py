@@ -32,13 +32,13 @@ from qiskit.synthesis import TwoQubitBasisDecomposer
 from .autograd import differentiable_grads
 from .constants import TensorCache
 from .gates import BASIS_CHANGE, GENERATORS
+from .kernel_readout import with_gates
 from .kernels import rows as kernel_rows
 from .kernels import schmidt as kernels
-from .kernels.probabilities import change_basis
 from .kernels.rows import use_threads
 from .memory import reverse_mode_bytes
 from .readout import Readout, Setting
-from .simulator import TorchStatevector, complex_dtype
+from .simulator import TorchStatevector, _apply_single, complex_dtype
 
 #: Two-qubit rotations rewritten as RZZ between basis changes: (gates before, gates after) on each qubit.
 _TO_ZZ = {"rxx": ((HGate,), (HGate,)), "ryy": ((SdgGate, HGate), (HGate, SGate))}
@@ -125,12 +125,11 @@ class SchmidtCut:
 
     def _rotated(self, tensor: torch.Tensor, qubits: np.ndarray, matrices: np.ndarray) -> torch.Tensor:
         """A side's tensor (R, χ, 2**size) with its X / Y ``qubits`` turned into the setting's basis."""
+        rows, bond, size = tensor.shape
         for qubit, matrix in zip(qubits.tolist(), matrices):
             basis = self._constants.get(("basis", qubit, matrix.tobytes()), matrix, tensor.dtype, tensor.device)
-            rows, bond, size = tensor.shape
-            view = tensor.reshape(rows, -1, 2, 2**qubit)
-            tensor = torch.einsum("ij,rajc->raic", basis, view).reshape(rows, bond, size)
-        return tensor
+            tensor = _apply_single(tensor.reshape(rows * bond, size), basis, qubit, size.bit_length() - 1)
+        return tensor.reshape(rows, bond, size)
 
 
 def plan(circuit: QuantumCircuit, angles: tuple[Parameter, ...], readout: Readout) -> SchmidtCut | None:
@@ -339,7 +338,7 @@ class _CutOutputs(torch.autograd.Function):
         features, saved = [], []
         for table in cut._parities:
             sides = [
-                _basis_change(state, qubits, matrices).reshape(rows, bond, -1)
+                with_gates(state, qubits, matrices).reshape(rows, bond, -1)
                 for state, (qubits, matrices, _) in zip(states, table.basis)
             ]
             grams = np.empty((rows, len(table.marginal_side), bond * bond), dtype=np.complex128)
@@ -369,7 +368,7 @@ class _CutOutputs(torch.autograd.Function):
             rotated = [_scratch(side, slot) for slot, side in enumerate(sides)]
             _by_rows(kernels.parity_features_backward, (*sides,), table.kernel_tables(), (grams, grads, *rotated))
             for total, gradient, (qubits, _, adjoints) in zip(out, rotated, table.basis):
-                total += _basis_change(gradient.reshape(rows, -1), qubits, adjoints)
+                total += with_gates(gradient.reshape(rows, -1), qubits, adjoints)
         low, high = ctx.saved_tensors
         return torch.from_numpy(out[0]).to(low.dtype), torch.from_numpy(out[1]).to(high.dtype), None
 
@@ -402,17 +401,8 @@ def _scratch(like: np.ndarray, slot: int) -> np.ndarray:
     return arrays[key]
 
 
-def _basis_change(states: np.ndarray, qubits: np.ndarray, matrices: np.ndarray) -> np.ndarray:
-    """``states`` (R, 2**(size + V)) with ``matrices`` (J, 2, 2) on the side's ``qubits`` (its low bits)."""
-    if not len(qubits):
-        return states
-    out = np.empty_like(states)
-    change_basis(states, qubits, matrices, out)
-    return out
-
-
 def _torch_features(low: torch.Tensor, high: torch.Tensor, table: _Parities, constants: TensorCache) -> torch.Tensor:
-    """:class:`_ParityFeatures` as torch operations (any device, differentiable any number of times)."""
+    """One setting's features in :class:`_CutOutputs`, as torch operations (any device, differentiable any number of times)."""
     sides = (low, high)
     signs = [constants.get((id(table), side), table.signs[side], low.real.dtype, low.device) for side in (0, 1)]
     marginals = []
