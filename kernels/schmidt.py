@@ -42,19 +42,26 @@ def _gram(amp_re, amp_im, weights, out_re, out_im):
 
 
 @numba.njit(cache=True)
+def _gram_times(bond_re, bond_im, gram_re, gram_im, j, scale, mixed_re, mixed_im):
+    """mixed[x] = scale · Σ_l gram_jl · T_l(x): row j of the gram applied to the bond terms at every amplitude."""
+    bond, size = bond_re.shape
+    mixed_re[:] = 0.0
+    mixed_im[:] = 0.0
+    for l in range(bond):
+        g_re, g_im = scale * gram_re[j * bond + l], scale * gram_im[j * bond + l]
+        for x in range(size):
+            mixed_re[x] += g_re * bond_re[l, x] - g_im * bond_im[l, x]
+            mixed_im[x] += g_re * bond_im[l, x] + g_im * bond_re[l, x]
+
+
+@numba.njit(cache=True)
 def _marginal(bond_re, bond_im, gram_re, gram_im, out):
     """out[x] = Σ_kl conj(T_k(x)) · gram_kl · T_l(x) (real: the gram is Hermitian)."""
     bond, size = bond_re.shape
     out[:size] = 0.0
     mixed_re, mixed_im = np.empty(size), np.empty(size)
     for k in range(bond):
-        mixed_re[:] = 0.0
-        mixed_im[:] = 0.0
-        for l in range(bond):
-            g_re, g_im = gram_re[k * bond + l], gram_im[k * bond + l]
-            for x in range(size):
-                mixed_re[x] += g_re * bond_re[l, x] - g_im * bond_im[l, x]
-                mixed_im[x] += g_re * bond_im[l, x] + g_im * bond_re[l, x]
+        _gram_times(bond_re, bond_im, gram_re, gram_im, k, 1.0, mixed_re, mixed_im)
         for x in range(size):
             out[x] += bond_re[k, x] * mixed_re[x] + bond_im[k, x] * mixed_im[x]
 
@@ -66,13 +73,7 @@ def _add_pulled_back(bond_re, bond_im, gram_re, gram_im, weights, out_re, out_im
     bond, size = bond_re.shape
     mixed_re, mixed_im = np.empty(size), np.empty(size)
     for j in range(bond):
-        mixed_re[:] = 0.0
-        mixed_im[:] = 0.0
-        for l in range(bond):
-            g_re, g_im = 2.0 * gram_re[j * bond + l], 2.0 * gram_im[j * bond + l]
-            for x in range(size):
-                mixed_re[x] += g_re * bond_re[l, x] - g_im * bond_im[l, x]
-                mixed_im[x] += g_re * bond_im[l, x] + g_im * bond_re[l, x]
+        _gram_times(bond_re, bond_im, gram_re, gram_im, j, 2.0, mixed_re, mixed_im)
         for x in range(size):
             out_re[j, x] += weights[x] * mixed_re[x]
             out_im[j, x] += weights[x] * mixed_im[x]
