@@ -1,8 +1,10 @@
 """The chapter's batch-1 training step on Aer against the raw Aer job for the same rows.
 
 The step is ``Hybrid("aer", 100, π/2)(x).sum().backward()`` for x of shape (1, 1): one Aer job of 3 rows (value,
-+shift, −shift). The raw job is the same ``backend.run`` hqnn makes (the layer's own transpiled, packed
-template, the same parameter binds, shots, options and a seed per job), then ``result()``.
++shift, −shift). The raw job is that job as a user would run it, ``backend.run(...).result()`` (the layer's own
+transpiled, packed template, the same parameter binds, shots, options and a seed per job). hqnn runs it inline
+(:class:`hqnn.executors.aer_job.InlineJob`: Aer's own job function, without ``backend.run``'s worker thread);
+``inline=True`` times that call alone, so step / inline is hqnn's own overhead.
 
 Usage: ``python bench/aer_step.py [rounds] [reps]``: interleaved medians of each round, one torch thread; it
 first checks that seeded runs give the numbers recorded before the step was made faster (``FINGERPRINT``).
@@ -20,6 +22,7 @@ import numpy as np
 import torch
 
 import hqnn
+from hqnn.executors.aer_job import InlineJob
 
 SHOTS = 100
 SHIFT = math.pi / 2
@@ -38,8 +41,9 @@ def step(layer: hqnn.Hybrid, x: torch.Tensor) -> None:
     layer(x).sum().backward()
 
 
-def raw_job(layer: hqnn.Hybrid, theta: float) -> Callable[[], object]:
-    """The Aer job ``layer`` submits for one sample θ, as a direct ``backend.run(...).result()``."""
+def raw_job(layer: hqnn.Hybrid, theta: float, inline: bool = False) -> Callable[[], object]:
+    """The Aer job ``layer`` submits for one sample θ, as a direct ``backend.run(...).result()`` (``inline``: the
+    call hqnn makes, :class:`~hqnn.executors.aer_job.InlineJob`)."""
     executor = layer.strategy.executor
     rows = np.array([theta, theta + SHIFT, theta - SHIFT])
     circuit, columns = executor._template(0, len(rows))  # the packed template hqnn runs: 3 copies, one experiment
@@ -47,11 +51,13 @@ def raw_job(layer: hqnn.Hybrid, theta: float) -> Callable[[], object]:
     backend, seeds = executor.backend, np.random.default_rng(0)
 
     def run():
-        seed = int(seeds.integers(0, 2**31 - 1))
-        return backend.run(
-            [circuit], parameter_binds=binds, shots=SHOTS, seed_simulator=seed,
+        options = dict(
+            shots=SHOTS, seed_simulator=int(seeds.integers(0, 2**31 - 1)),
             runtime_parameter_bind_enable=True, max_parallel_threads=1,
-        ).result()
+        )
+        if inline:
+            return InlineJob(backend, [circuit], binds, options).result()
+        return backend.run([circuit], parameter_binds=binds, **options).result()
 
     return run
 
@@ -76,24 +82,23 @@ def fingerprint() -> str:
     return digest.hexdigest()
 
 
-def measure(rounds: int = 5, reps: int = 1000) -> list[tuple[float, float]]:
-    """(raw job, step) median seconds of each round; the two calls alternate, one after the other."""
+def measure(rounds: int = 5, reps: int = 1000) -> list[tuple[float, float, float]]:
+    """(raw job, inline job, step) median seconds of each round; the three calls alternate."""
     layer = chapter_layer()
     x = torch.tensor([[0.3]], requires_grad=True)
     step(layer, x)  # transpiles the template
-    raw = raw_job(layer, 0.3)
+    calls = (raw_job(layer, 0.3), raw_job(layer, 0.3, inline=True), lambda: step(layer, x))
     for _ in range(200):
-        raw()
-        step(layer, x)
+        for call in calls:
+            call()
     medians = []
     for _ in range(rounds):
-        times = np.empty((reps, 2))
+        times = np.empty((reps, len(calls)))
         for i in range(reps):
-            start = time.perf_counter()
-            raw()
-            middle = time.perf_counter()
-            step(layer, x)
-            times[i] = middle - start, time.perf_counter() - middle
+            for k, call in enumerate(calls):
+                start = time.perf_counter()
+                call()
+                times[i, k] = time.perf_counter() - start
         medians.append(tuple(np.median(times, axis=0)))
     return medians
 
@@ -103,8 +108,11 @@ def main(argv: list[str]) -> None:
     rounds, reps = (int(a) for a in (argv + ["5", "1000"][len(argv):])[:2])
     found = fingerprint()
     print(f"seeded numbers: {'unchanged' if found == FINGERPRINT else 'CHANGED'} ({found[:16]}…)")
-    for raw, hybrid in measure(rounds, reps):
-        print(f"raw Aer job {raw * 1e3:.3f} ms, step {hybrid * 1e3:.3f} ms, step / raw {hybrid / raw:.3f}")
+    for raw, inline, hybrid in measure(rounds, reps):
+        print(
+            f"raw Aer job {raw * 1e3:.3f} ms, inline {inline * 1e3:.3f} ms, step {hybrid * 1e3:.3f} ms, "
+            f"step / raw {hybrid / raw:.3f}, step / inline {hybrid / inline:.3f}"
+        )
     if found != FINGERPRINT:
         sys.exit("seeded outputs or gradients differ from the recorded FINGERPRINT")
 

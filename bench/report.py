@@ -18,6 +18,7 @@ TARGETS = [
     ("B=256 per sample: chapter's algorithm / hqnn Aer", ("baselines", "chapter", 1), ("layer", "aer", 256), 2000, "≥"),
     ("B=1 step: qiskit-machine-learning / hqnn Aer", ("baselines", "qiskit-machine-learning", 1), ("layer", "aer", 1), 5, "≥"),
     ("chapter B=1 Aer step / raw Aer job", ("layer", "aer", 1), ("layer", "aer-raw-job", 1), 1.2, "≤"),
+    ("chapter B=1 Aer step / the same job run inline", ("layer", "aer", 1), ("layer", "aer-inline-job", 1), 1.2, "≤"),
     ("B=4096: hqnn Aer / hqnn emulator", ("layer", "aer", 4096), ("layer", "emulator", 4096), 100, "≥"),
     ("B=10^6 float64: analytic fwd+bwd / torch.sin(x)+torch.cos(x)", ("million", "analytic", 1_000_000, "float64"),
      ("million", "torch-sin-cos", 1_000_000, "float64"), 1.5, "≤"),

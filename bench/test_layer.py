@@ -42,15 +42,16 @@ def test_layer(benchmark, system, batch, smoke):
     assert x.grad.shape == (batch, 1)
 
 
-def test_raw_aer_job(benchmark):
-    """System ``aer-raw-job``: the one Aer job of the B = 1 ``aer`` step above, called directly (bench/aer_step.py);
-    the report divides that step by it."""
+@pytest.mark.parametrize("inline", [False, True], ids=["run", "inline"])
+def test_raw_aer_job(benchmark, inline):
+    """System ``aer-raw-job``: the one Aer job of the B = 1 ``aer`` step above as ``backend.run(...).result()``;
+    ``aer-inline-job``: the same job as hqnn runs it (bench/aer_step.py). The report divides that step by each."""
     benchmark.group = "layer"
-    benchmark.extra_info.update(system="aer-raw-job", batch=1, samples=1)
+    benchmark.extra_info.update(system="aer-inline-job" if inline else "aer-raw-job", batch=1, samples=1)
     layer = make_layer("aer")
     x = torch.rand(1, 1, generator=torch.Generator().manual_seed(1), requires_grad=True)
     forward_backward(layer, x)  # transpiles the template the raw job runs
-    benchmark(raw_job(layer, x.item()))
+    benchmark(raw_job(layer, x.item(), inline))
 
 
 def test_emulator_agrees_with_aer_at_4096(benchmark, smoke):

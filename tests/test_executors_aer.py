@@ -4,9 +4,11 @@ import numpy as np
 import pytest
 from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter
+from qiskit_aer import AerSimulator
 
 from hqnn import AerExecutor, CircuitSpec, AerStatevectorExecutor, chapter_circuit
 from hqnn.executors.aer import counts_features
+from hqnn.executors.aer_job import AER_EXECUTE, InlineJob, bound_columns, bound_results, run_bound, runs_inline, submit_bound
 from hqnn.readout import observables, per_qubit, probabilities
 from hqnn.stats import fit_pvalue
 
@@ -40,7 +42,7 @@ def test_aer_executor_one_run_for_all_rows_and_settings(count_calls):
     spec = CircuitSpec.from_circuit(qc, inputs=[x], weights=[w], observables=["XZ", "ZZ", "YI"])
     assert len(spec.readout.settings) == 3
     executor = AerExecutor(spec, shots=200, seed=0)
-    jobs = count_calls(executor.backend, "run")
+    jobs = count_calls(executor.backend, AER_EXECUTE)  # every Aer job runs it once, inline or not
     angles = np.linspace(-1, 1, 40).reshape(20, 2)
     out = executor_outputs(executor, angles)
     assert out.shape == (20, 3) and jobs.calls == 1
@@ -89,3 +91,45 @@ def test_observables_readout_values_on_aer_shots():
     out = executor_outputs(AerExecutor(spec, shots=100, seed=3), np.zeros((3, 0)))
     assert out.shape == (3, 3) and np.all(out[:, 1:] == 1.0)  # |00⟩: Z's are exactly +1
     assert observables(["ZZ"], 2).n_outputs == 1
+
+
+def _bound_job():
+    """The chapter's transpiled circuit with its column, and 5 rows of angles."""
+    from qiskit import transpile
+
+    spec = chapter_circuit()
+    circuit = transpile(spec.measured(spec.readout.settings[0]), AerSimulator())
+    return circuit, [(circuit, bound_columns(circuit, spec.angles))], np.linspace(-2, 2, 5)[:, None]
+
+
+def test_aer_simulator_jobs_run_inline_with_the_counts_of_backend_run(count_calls):
+    _, jobs, angles = _bound_job()
+    backend = AerSimulator()
+    assert runs_inline(backend)
+    runs = count_calls(backend, "run")
+    inline = run_bound(backend, jobs, angles, shots=100, seed_simulator=11)
+    assert runs.calls == 0  # no thread hand-off
+    circuit, columns = jobs[0]
+    binds = [{p: angles[:, k].tolist() for k, p in columns}]
+    direct = backend.run([circuit], parameter_binds=binds, shots=100, seed_simulator=11).result().results
+    assert [r.data.counts for r in inline] == [r.data.counts for r in direct]
+
+
+def test_a_backend_that_overrides_run_keeps_its_run(count_calls):
+    class Recorded(AerSimulator):
+        def run(self, circuits, **options):
+            return super().run(circuits, **options)
+
+    _, jobs, angles = _bound_job()
+    backend = Recorded()
+    assert not runs_inline(backend) and not runs_inline(object())
+    runs = count_calls(backend, "run")
+    assert len(run_bound(backend, jobs, angles, shots=10, seed_simulator=1)) == 5 and runs.calls == 1
+
+
+def test_a_failed_inline_job_raises_aer_s_message_at_result():
+    _, jobs, angles = _bound_job()
+    job = submit_bound(AerSimulator(method="stabilizer"), jobs, angles, shots=10)  # RY(θ) is not Clifford
+    assert isinstance(job, InlineJob) and job.job_id().startswith("aer-inline-")
+    with pytest.raises(RuntimeError, match="Aer job failed.*stabilizer"):
+        bound_results(job)

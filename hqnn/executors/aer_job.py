@@ -1,16 +1,27 @@
 """One Aer job for a whole angle matrix and several circuits: each surviving circuit parameter bound to its
 column, failures raised. Transpilation may optimize some parameters away; only those still in a circuit are
-bound (its results do not depend on the others)."""
+bound (its results do not depend on the others).
+
+A local Aer simulator runs the job in the calling thread: ``backend.run`` hands every job to a one-worker thread
+pool and ``result()`` waits for it, a hand-off that cost ~140 µs of a 3-row chapter job (~700 µs) here. The
+inline run is the same simulation (Aer's own ``AER_EXECUTE`` method, which that worker calls), with the same
+options and seed, so it gives the same counts. A subclass that overrides ``run`` keeps its own ``run``."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter
+from qiskit_aer.backends.aerbackend import AerBackend
 
 Bound = tuple[QuantumCircuit, list[tuple[int, Parameter]]]
+
+#: The AerBackend method that runs one job: its worker thread calls it for ``backend.run``, :class:`InlineJob` directly.
+AER_EXECUTE = "_execute_circuits_job"
+_INLINE_IDS = itertools.count()
 
 
 def bound_columns(circuit: QuantumCircuit, parameters: Sequence[Parameter]) -> list[tuple[int, Parameter]]:
@@ -26,7 +37,8 @@ def run_bound(backend, jobs: Sequence[Bound], angles: np.ndarray, **options) -> 
 
 
 def submit_bound(backend, jobs: Sequence[Bound], angles: np.ndarray, **options):
-    """Submit ONE ``backend.run`` of ``jobs`` bound to ``angles`` (see :func:`run_bound`); returns the job."""
+    """Submit ONE ``backend.run`` of ``jobs`` bound to ``angles`` (see :func:`run_bound`); returns the job (a
+    local Aer simulator's has already run, see the module docstring)."""
     circuits, binds = [], []
     for circuit, columns in jobs:
         if columns:
@@ -35,7 +47,43 @@ def submit_bound(backend, jobs: Sequence[Bound], angles: np.ndarray, **options):
         else:  # nothing to bind: one copy per row
             circuits += [circuit] * len(angles)
             binds += [{}] * len(angles)
+    if runs_inline(backend):
+        return InlineJob(backend, circuits, binds, options)
     return backend.run(circuits, parameter_binds=binds, **options)
+
+
+def runs_inline(backend) -> bool:
+    """Whether ``backend`` is an Aer simulator whose jobs :class:`InlineJob` may run (``run`` not overridden)."""
+    kind = type(backend)
+    return (
+        isinstance(backend, AerBackend)
+        and kind.run is AerBackend.run
+        and kind._run_circuits is AerBackend._run_circuits
+        and callable(getattr(backend, AER_EXECUTE, None))
+    )
+
+
+class InlineJob:
+    """An Aer job run in the calling thread when it is made; ``result()`` returns its result or raises its error."""
+
+    def __init__(self, backend: AerBackend, circuits: list, binds: list, options: dict):
+        self._job_id = f"aer-inline-{next(_INLINE_IDS)}"
+        self._result = self._error = None
+        try:
+            self._result = getattr(backend, AER_EXECUTE)(circuits, binds, dict(options), self._job_id)
+        except Exception as error:  # raised where backend.run's job would raise it: at result()
+            self._error = error
+
+    def job_id(self) -> str:
+        return self._job_id
+
+    def result(self):
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+    def cancel(self) -> None:
+        """Nothing to cancel: the job ran when it was made."""
 
 
 def bound_results(job) -> list:
