@@ -143,8 +143,11 @@ class Readout:
     def per_qubit(self) -> bool:
         return self.kind in PER_QUBIT
 
-    def outputs(self, features: torch.Tensor) -> torch.Tensor:
-        """Outputs (..., n_out) from features (..., F)."""
+    def outputs(self, features: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
+        """Outputs (..., n_out) from features (..., F): a tensor, or a numpy array computed in its dtype."""
+        if isinstance(features, np.ndarray):
+            dtype = features.dtype
+            return features @ self.matrix.astype(dtype, copy=False) + self.offset.astype(dtype, copy=False)
         get = self._constants.get
         matrix = get("matrix", self.matrix, features.dtype, features.device)
         return features @ matrix + get("offset", self.offset, features.dtype, features.device)

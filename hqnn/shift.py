@@ -15,6 +15,8 @@ import torch
 from .constants import TensorCache
 from .validation import check_shift
 
+Array = torch.Tensor | np.ndarray
+
 class ShiftPlan:
     """Build the rows of one job and reduce its estimates, for K angles and one shift s."""
 
@@ -39,14 +41,20 @@ class ShiftPlan:
         offsets[1 + n + np.arange(n), shifted] = -self.shift
         return offsets
 
-    def reduce(self, estimates: torch.Tensor, shifted: np.ndarray, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def reduce(self, estimates: Array, shifted: np.ndarray, batch: int) -> tuple[Array, Array]:
         """Values (B, n_out) and the Jacobian (B, n_out, K) by the angles (zero for angles not shifted) from the
-        estimates ((1 + 2n)·B, n_out) of :meth:`rows`."""
+        estimates ((1 + 2n)·B, n_out) of :meth:`rows`: tensors, or numpy arrays for estimates on the host."""
         n = len(shifted)
         blocks = estimates.reshape(1 + 2 * n, batch, -1)
-        slopes = ((blocks[1 : 1 + n] - blocks[1 + n :]) / (2.0 * math.sin(self.shift))).permute(1, 2, 0)
+        differences = (blocks[1 : 1 + n] - blocks[1 + n :]) / (2.0 * math.sin(self.shift))
+        host = isinstance(estimates, np.ndarray)
+        slopes = differences.transpose(1, 2, 0) if host else differences.permute(1, 2, 0)
         if n == self.n_angles:  # every angle shifted, in order (``shifted`` is sorted): the slopes are the Jacobian
             return blocks[0], slopes
+        if host:
+            jacobian = np.zeros((batch, blocks.shape[-1], self.n_angles), dtype=estimates.dtype)
+            jacobian[:, :, shifted] = slopes
+            return blocks[0], jacobian
         jacobian = estimates.new_zeros(batch, blocks.shape[-1], self.n_angles)
         index = self._constants.get(("index", shifted.tobytes()), shifted, torch.long, estimates.device)
         return blocks[0], jacobian.index_copy_(2, index, slopes)

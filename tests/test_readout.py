@@ -203,3 +203,12 @@ def test_identity_observable_gives_one(backend, shots):
     torch.testing.assert_close(out, torch.tensor([[1.0, 2.5], [1.0, 2.5]], dtype=torch.float64))
     out.sum().backward()
     assert torch.equal(inputs.grad, torch.zeros_like(inputs))
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_outputs_of_host_features_equal_the_torch_outputs(dtype):
+    readout = observables([SparsePauliOp(["XZ", "ZZ"], [0.5, -2.0]), SparsePauliOp("YI")], 2)
+    features = torch.rand(6, readout.n_features, generator=torch.Generator().manual_seed(0), dtype=dtype)
+    host = readout.outputs(features.numpy())
+    assert isinstance(host, np.ndarray) and host.dtype == features.numpy().dtype
+    torch.testing.assert_close(torch.from_numpy(host), readout.outputs(features))

@@ -61,3 +61,16 @@ def test_shift_with_zero_sine_rejected(shift):
 def test_shift_must_be_a_real_number(shift):
     with pytest.raises(ValueError, match="shift must be a real number"):
         check_shift(shift)
+
+
+@pytest.mark.parametrize("shifted", [[0, 1, 2], [0, 2], [1]])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_reduce_on_the_host_equals_the_torch_reduce(shifted, dtype):
+    """The shift rule's numpy reduce (estimates on the host) gives the torch reduce's numbers, bit for bit."""
+    plan, batch = ShiftPlan(3, shift=0.7), 4
+    shifted = np.array(shifted)
+    estimates = torch.randn((1 + 2 * len(shifted)) * batch, 2, generator=torch.Generator().manual_seed(3), dtype=dtype)
+    on_host = plan.reduce(estimates.numpy(), shifted, batch)
+    for host, reference in zip(on_host, plan.reduce(estimates, shifted, batch)):
+        assert isinstance(host, np.ndarray) and host.dtype == estimates.numpy().dtype
+        assert torch.equal(torch.from_numpy(np.ascontiguousarray(host)), reference)
