@@ -9,7 +9,7 @@ import os
 import pytest
 import torch
 
-from test_scale import as_user_calls, forward_backward, hqnn_layer, inputs
+from test_scale import as_user_calls, forward_backward, hqnn_layer, inputs, rounds_within
 
 SIZES = [(12, 32), (12, 256), (16, 32), (16, 256)]
 
@@ -22,7 +22,7 @@ def _time(benchmark, qubits: int, batch: int, threads: int, smoke: bool) -> None
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        rounds = 1 if smoke else 3
+        rounds = rounds_within(forward_backward, (f, x, weights), 1 if smoke else 3, smoke)
         benchmark.pedantic(forward_backward, (f, x, weights), rounds=rounds, warmup_rounds=0 if smoke else 1)
     finally:
         torch.set_num_threads(previous)
