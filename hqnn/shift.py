@@ -15,7 +15,9 @@ import torch
 from .constants import TensorCache
 from .validation import check_shift
 
+#: What :meth:`ShiftPlan.reduce` takes and returns: tensors, or numpy arrays on the host.
 Array = torch.Tensor | np.ndarray
+
 
 class ShiftPlan:
     """Build the rows of one job and reduce its estimates, for K angles and one shift s."""

@@ -8,7 +8,9 @@ from qiskit_aer import AerSimulator
 
 from hqnn import AerExecutor, CircuitSpec, AerStatevectorExecutor, chapter_circuit
 from hqnn.executors.aer import counts_features
-from hqnn.executors.aer_job import AER_EXECUTE, InlineJob, bound_columns, bound_results, run_bound, runs_inline, submit_bound
+from hqnn.executors.aer_job import (
+    AER_EXECUTE, InlineJob, bound_columns, bound_results, run_bound, runs_inline, submit_bound,
+)
 from hqnn.readout import observables, per_qubit, probabilities
 from hqnn.stats import fit_pvalue
 

@@ -19,7 +19,7 @@ from qiskit_aer.backends.aerbackend import AerBackend
 
 Bound = tuple[QuantumCircuit, list[tuple[int, Parameter]]]
 
-#: The AerBackend method that runs one job: its worker thread calls it for ``backend.run``, :class:`InlineJob` directly.
+#: The AerBackend method that runs one job: ``backend.run``'s worker thread calls it, :class:`InlineJob` directly.
 AER_EXECUTE = "_execute_circuits_job"
 _INLINE_IDS = itertools.count()
 
