@@ -2,67 +2,41 @@
 
 Each row's ``shots`` are split between the two halves of a node's outcomes by one binomial draw, from the root
 down to the leaves (heap order: node k has children 2k and 2k + 1, leaf i is node M + i); a node with no shots
-left draws nothing, so a row costs about min(M, shots·log M) draws instead of M − 1. Rows run one after another
-from two generators seeded from ``seed`` (numba's for nodes with many shots, an inline splitmix64 for the
-rest): the same seed gives the same counts.
+left draws nothing. A binomial of up to ``BERNOULLI`` shots is that many Bernoulli trials counted (uniforms from a
+splitmix64 stream, a loop the compiler vectorizes); a larger one is numba's ``np.random.binomial``. Rows run one
+after another from the two generators seeded from ``seed``: the same seed gives the same counts.
 """
+
+import math
 
 import numba
 import numpy as np
 
-
-#: Up to this many shots a node's binomial is drawn by inversion from one uniform of an inline splitmix64 stream
-#: (numba's np.random.binomial cost ~45 ns a call here, mostly the generator's call and setup; the tree's lower
-#: levels, where almost all draws are, hold few shots). Measured on the emulator's 8-qubit rows, 1000 shots:
-#: 8 → 360 ms, 24 → 320, 64 → 262, 256 → 247 for 28,928 rows. The walk starts at min(p, 1 − p), so its first
-#: term (1 − min)**c ≥ 2**−256 never underflows.
-SMALL = 256
+#: Largest binomial drawn as Bernoulli trials. The emulator's 28,928 8-qubit rows at 1000 shots, fastest of 3:
+#: inversion of the CDF for every node up to 256 shots (the kernel before) 244 ms; trials up to 64 shots 184 ms,
+#: 256 → 164, 512 → 159, 1024 → 164 (numba's binomial costs about as much as 300 trials).
+BERNOULLI = 512
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
+#: 2**53: a uniform is the 53 high bits of a splitmix64 output over this.
+_UNIT = 9007199254740992.0
 
 
 @numba.njit(cache=True, inline="always")
-def _next(state):
-    """splitmix64: the next state and a uniform in [0, 1) from its 53 high bits."""
-    state = state + _GOLDEN
-    z = state
-    z = (z ^ (z >> np.uint64(30))) * _MIX1
-    z = (z ^ (z >> np.uint64(27))) * _MIX2
-    z = z ^ (z >> np.uint64(31))
-    return state, np.float64(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
-
-
-#: CDF terms the inversion walk adds between two exit tests: the walk counts the terms below u without a branch
-#: (terms past c add zero mass), so a draw costs one hard-to-predict exit per BLOCK terms instead of one per term.
-#: The emulator's 28,928 8-qubit rows at 1000 shots, fastest of 15: 243 ms term by term, BLOCK 8 → 201 ms
-#: (4 → 206, 12 → 215, 16 → 233), and 182 ms with each term's 1/(j + 1) from _RECIPROCAL instead of a division
-#: (the term rounds differently; no draw moved in 14,000 random rows of 2 to 1024 outcomes and 1 to 5000 shots).
-BLOCK = 8
-_RECIPROCAL = np.concatenate(([0.0], 1.0 / np.arange(1, SMALL + BLOCK + 1)))
-
-
-@numba.njit(cache=True, inline="always")
-def _small_binomial(c, p, u):
-    """One Binomial(c, p) draw by inversion of its CDF at the uniform u (the smaller of p, 1 − p walked from 0):
-    the number of the CDF's terms F(0) … F(c − 1) below u."""
-    flip = p > 0.5
-    if flip:
-        p = 1.0 - p
-    q = 1.0 - p
-    ratio = p / q
-    mass = q**c
-    total = mass
-    k = 0
-    j = 0
-    while True:
-        for _ in range(BLOCK):
-            k += (u > total) & (j < c)
-            mass *= ratio * max(c - j, 0) * _RECIPROCAL[j + 1]
-            j += 1
-            total += mass
-        if j >= c or u <= total:
-            return c - k if flip else k
+def _bernoulli_count(state, trials, p):
+    """The stream's state after ``trials`` draws, and how many of the draws' uniforms u = z / 2**53 (z the 53 high
+    bits of splitmix64 output j) fell below p: a Binomial(trials, p) draw. Output j is a hash of state + j·golden,
+    so the trials are independent of each other and vectorize."""
+    threshold = np.uint64(math.ceil(p * _UNIT))  # u < p ⇔ z < ⌈p · 2**53⌉
+    below = 0
+    for j in range(trials):
+        z = state + np.uint64(j + 1) * _GOLDEN
+        z = (z ^ (z >> np.uint64(30))) * _MIX1
+        z = (z ^ (z >> np.uint64(27))) * _MIX2
+        z = z ^ (z >> np.uint64(31))
+        below += (z >> np.uint64(11)) < threshold
+    return state + np.uint64(trials) * _GOLDEN, below
 
 
 @numba.njit(cache=True)
@@ -92,9 +66,8 @@ def tree_counts(probabilities, shots, seed, out):
                 first = 0
             elif low == 1.0:
                 first = c
-            elif c <= SMALL:
-                state, u = _next(state)
-                first = _small_binomial(c, low, u)
+            elif c <= BERNOULLI:
+                state, first = _bernoulli_count(state, c, low)
             else:
                 first = np.random.binomial(c, low)
             count[2 * k] = first

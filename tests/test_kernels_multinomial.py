@@ -7,6 +7,7 @@ import pytest
 import torch
 from scipy import stats
 
+from hqnn.kernels.multinomial import BERNOULLI
 from hqnn.sampling import multinomial_counts
 
 
@@ -52,3 +53,17 @@ def test_float32_probabilities_give_float32_counts():
     p = torch.from_numpy(distribution()).float()[None]
     counts = multinomial_counts(p, 10, torch.Generator().manual_seed(0))
     assert counts.dtype == torch.float32 and counts.sum() == 10
+
+
+@pytest.mark.parametrize("shots", [BERNOULLI // 3, 7 * BERNOULLI])  # Bernoulli trials; numba's binomial at the root
+def test_two_outcome_counts_follow_the_binomial(shots):
+    """Each path of the tree's binomial draws, against scipy's Binomial(shots, p) pmf (χ² over the count histogram)."""
+    p, rows = 0.3, 40000
+    probabilities = torch.tensor([[1 - p, p]], dtype=torch.float64).expand(rows, 2)
+    ones = multinomial_counts(probabilities, shots, torch.Generator().manual_seed(4))[:, 1].numpy().astype(np.int64)
+    law = stats.binom(shots, p)
+    edges = np.unique(law.ppf(np.linspace(0, 1, 21)[1:-1]).astype(np.int64))  # ~20 bins of similar mass
+    bins = np.concatenate(([-1], edges, [shots]))
+    observed = np.histogram(ones, bins=bins + 0.5)[0]
+    expected = rows * np.diff(law.cdf(bins))
+    assert observed.sum() == rows and stats.chisquare(observed, expected).pvalue > 1e-4
