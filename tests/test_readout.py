@@ -212,3 +212,11 @@ def test_outputs_of_host_features_equal_the_torch_outputs(dtype):
     host = readout.outputs(features.numpy())
     assert isinstance(host, np.ndarray) and host.dtype == features.numpy().dtype
     torch.testing.assert_close(torch.from_numpy(host), readout.outputs(features))
+
+
+def test_features_of_a_host_distribution_equal_the_torch_features():
+    setting = observables([SparsePauliOp(["XZ", "ZZ", "IZ"], [1.0, 1.0, 1.0])], 2).settings[0]
+    counts = torch.randint(0, 50, (7, 4), generator=torch.Generator().manual_seed(1)).double()
+    host = setting.from_distribution(counts.numpy())
+    assert isinstance(host, np.ndarray)
+    assert torch.equal(torch.from_numpy(host), setting.from_distribution(counts))

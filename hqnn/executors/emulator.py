@@ -73,5 +73,9 @@ class EmulatorExecutor(Executor):
         features = []
         for setting, joint in zip(self.spec.readout.settings, distributions):
             counts = multinomial_counts(joint.to(torch.float64), per_row, generator)
-            features.append(setting.from_distribution(counts) / per_row)  # linear: divide (R, F), not (R, 2**m)
+            if counts.device.type == "cpu":
+                parities = torch.from_numpy(setting.from_distribution(counts.numpy()))
+            else:
+                parities = setting.from_distribution(counts)
+            features.append(parities / per_row)  # linear: divide (R, F), not (R, 2**m)
         return torch.cat(features, dim=1)
