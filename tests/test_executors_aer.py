@@ -95,18 +95,33 @@ def test_observables_readout_values_on_aer_shots():
     assert observables(["ZZ"], 2).n_outputs == 1
 
 
-def _bound_job():
-    """The chapter's transpiled circuit with its column, and 5 rows of angles."""
+def _bound_job(backend=None):
+    """The chapter's circuit transpiled for ``backend`` with its column, and 5 rows of angles."""
     from qiskit import transpile
 
     spec = chapter_circuit()
-    circuit = transpile(spec.measured(spec.readout.settings[0]), AerSimulator())
+    circuit = transpile(spec.measured(spec.readout.settings[0]), backend or AerSimulator(), seed_transpiler=0)
     return circuit, [(circuit, bound_columns(circuit, spec.angles))], np.linspace(-2, 2, 5)[:, None]
 
 
-def test_aer_simulator_jobs_run_inline_with_the_counts_of_backend_run(count_calls):
-    _, jobs, angles = _bound_job()
-    backend = AerSimulator()
+def _noisy() -> AerSimulator:
+    from qiskit_aer.noise import NoiseModel, depolarizing_error
+
+    noise = NoiseModel()
+    noise.add_all_qubit_quantum_error(depolarizing_error(0.1, 1), ["ry", "h"])
+    return AerSimulator(noise_model=noise)
+
+
+def _device() -> AerSimulator:
+    from qiskit.providers.fake_provider import GenericBackendV2
+
+    return AerSimulator.from_backend(GenericBackendV2(2, seed=0))
+
+
+@pytest.mark.parametrize("make", [AerSimulator, _noisy, _device], ids=["ideal", "noise-model", "device"])
+def test_aer_simulator_jobs_run_inline_with_the_counts_of_backend_run(make, count_calls):
+    backend = make()
+    _, jobs, angles = _bound_job(backend)
     assert runs_inline(backend)
     runs = count_calls(backend, "run")
     inline = run_bound(backend, jobs, angles, shots=100, seed_simulator=11)
