@@ -106,22 +106,60 @@ class SchmidtCut:
 
     def outputs(self, angles: torch.Tensor) -> torch.Tensor:
         """The readout's outputs (R, n_out) for every row of ``angles`` (R, K), differentiable by them."""
-        if self._sides is None:
-            self._sides = tuple(TorchStatevector(c, self._angles) for c in self.circuits)
-        if angles.device.type == "cpu" and all(s.program is not None for s in self._sides):
-            return _CutOutputs.apply(*_SideStates.apply(angles, self._sides), self).to(angles.dtype)
-        return self.torch_outputs(*(s.state(angles) for s in self._sides))
+        sides = self._side_simulators()
+        if self._on_kernels(angles):
+            return _CutOutputs.apply(*_SideStates.apply(angles, sides), self).to(angles.dtype)
+        return self.torch_outputs(*(s.state(angles) for s in sides))
+
+    def features(self, angles: torch.Tensor) -> torch.Tensor:
+        """The readout's features (R, F) for every row of ``angles`` (R, K), not differentiable: the exact shift
+        rule's (:class:`~hqnn.executors.SimulatorExecutor`)."""
+        sides = self._side_simulators()
+        with torch.no_grad():
+            if not self._on_kernels(angles):
+                return self.torch_features(*(s.state(angles) for s in sides))
+            _, states = side_states(sides, angles.detach().to(torch.float64).numpy())
+            return torch.from_numpy(self.host_features(states)[0]).to(angles.dtype)
+
+    def host_features(self, states: list[np.ndarray]) -> tuple[np.ndarray, list[tuple]]:
+        """Features (R, F) from both sides' states (R, 2**(size + V)) by the numba readout kernels, and per setting
+        the basis-changed sides and grams that :class:`_CutOutputs`'s backward reuses."""
+        rows, bond = len(states[0]), 2**self.bond_qubits
+        features, saved = [], []
+        for table in self._parities:
+            sides = [
+                with_gates(state, qubits, matrices).reshape(rows, bond, -1)
+                for state, (qubits, matrices, _) in zip(states, table.basis)
+            ]
+            grams = np.empty((rows, len(table.marginal_side), bond * bond), dtype=np.complex128)
+            features.append(np.empty((rows, len(table.own_pattern))))
+            _by_rows(kernels.parity_features, sides, table.kernel_tables(), (grams, features[-1]))
+            saved.append((sides, grams))
+        return np.concatenate(features, 1) * float(bond), saved
 
     def torch_outputs(self, low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
         """The outputs from the sides' states (R, 2**(size + V)) as torch operations (any device, differentiable
         any number of times)."""
+        return self.readout.outputs(self.torch_features(low, high))
+
+    def torch_features(self, low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
+        """The features (R, F) of :meth:`torch_outputs`."""
         rows, bond = low.shape[0], 2**self.bond_qubits
         sides = [state.reshape(rows, bond, 2**size) for state, size in zip((low, high), self.sizes)]
         features = []
         for table in self._parities:
             rotated = [self._rotated(tensor, basis[0], basis[1]) for tensor, basis in zip(sides, table.basis)]
             features.append(_torch_features(*rotated, table, self._constants))
-        return self.readout.outputs(torch.cat(features, 1) * float(bond))
+        return torch.cat(features, 1) * float(bond)
+
+    def _side_simulators(self) -> tuple[TorchStatevector, TorchStatevector]:
+        if self._sides is None:
+            self._sides = tuple(TorchStatevector(c, self._angles) for c in self.circuits)
+        return self._sides
+
+    def _on_kernels(self, angles: torch.Tensor) -> bool:
+        """Whether the numba kernels run these angles: on the CPU, for sides whose gates they all know."""
+        return angles.device.type == "cpu" and all(s.program is not None for s in self._side_simulators())
 
     def _rotated(self, tensor: torch.Tensor, qubits: np.ndarray, matrices: np.ndarray) -> torch.Tensor:
         """A side's tensor (R, χ, 2**size) with its X / Y ``qubits`` turned into the setting's basis."""
@@ -271,11 +309,7 @@ class _SideStates(torch.autograd.Function):
     @staticmethod
     def forward(ctx, angles: torch.Tensor, sides: tuple[TorchStatevector, TorchStatevector]):
         host = angles.detach().to(torch.float64).numpy()
-        factors = [side.program._factor_tables(host) for side in sides]
-        threads, both = _side_threads()
-        states = both(
-            *(partial(kernel_rows.states, s.program, host, threads, factors=f) for s, f in zip(sides, factors))
-        )
+        factors, states = side_states(sides, host)
         ctx.sides, ctx.host, ctx.factors, ctx.states = sides, host, factors, states
         ctx.save_for_backward(angles)
         dtype = complex_dtype(angles.dtype)
@@ -300,6 +334,15 @@ class _SideStates(torch.autograd.Function):
             )
         )
         return torch.from_numpy(found[0] + found[1]).to(angles.dtype), None
+
+
+def side_states(sides: tuple[TorchStatevector, TorchStatevector], host: np.ndarray) -> tuple[list, list[np.ndarray]]:
+    """Each side's factor tables and final states (R, 2**(size + V)) for the angles ``host`` (R, K) float64, the
+    two sides at once when :func:`_side_threads` allows."""
+    factors = [side.program._factor_tables(host) for side in sides]
+    threads, both = _side_threads()
+    states = both(*(partial(kernel_rows.states, s.program, host, threads, factors=f) for s, f in zip(sides, factors)))
+    return factors, list(states)
 
 
 _SIDE_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hqnn-schmidt")
@@ -334,19 +377,9 @@ class _CutOutputs(torch.autograd.Function):
     @staticmethod
     def forward(ctx, low: torch.Tensor, high: torch.Tensor, cut: SchmidtCut) -> torch.Tensor:
         states = [t.detach().resolve_conj().to(torch.complex128).contiguous().numpy() for t in (low, high)]
-        rows, bond = len(states[0]), 2**cut.bond_qubits
-        features, saved = [], []
-        for table in cut._parities:
-            sides = [
-                with_gates(state, qubits, matrices).reshape(rows, bond, -1)
-                for state, (qubits, matrices, _) in zip(states, table.basis)
-            ]
-            grams = np.empty((rows, len(table.marginal_side), bond * bond), dtype=np.complex128)
-            features.append(np.empty((rows, len(table.own_pattern))))
-            _by_rows(kernels.parity_features, sides, table.kernel_tables(), (grams, features[-1]))
-            saved.append((sides, grams))
+        features, saved = cut.host_features(states)
         readout = cut.readout
-        outputs = np.concatenate(features, 1) * float(bond) @ readout.matrix + readout.offset
+        outputs = features @ readout.matrix + readout.offset
         ctx.cut, ctx.saved, ctx.shapes = cut, saved, [s.shape for s in states]
         ctx.save_for_backward(low, high)
         return torch.from_numpy(outputs)

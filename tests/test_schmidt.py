@@ -191,3 +191,30 @@ def test_layer_on_the_cut_equals_the_shift_rule_on_aer():
         results.append((out.detach(), leaf.grad, layer.weights.grad))
     for mine, theirs in zip(*results):
         np.testing.assert_allclose(mine.numpy(), theirs.numpy(), atol=1e-10, rtol=0)
+
+
+def test_exact_shift_rule_runs_through_the_cut_and_equals_reverse_mode_and_the_statevector():
+    """The exact shift rule's executor (also reverse mode's under torch.compile) takes the cut on the CPU: its
+    features equal the statevector's, and the shift rule's values and gradients equal reverse mode's, to 1e-10."""
+    circuit, x, w = _layered(10, layers=2)
+    options = {"circuit": circuit, "inputs": x, "weights": w, "observables": ["Z" * 10, "IIIIXXIIII", "YIIIIIIIIZ"]}
+    reverse = Hybrid("analytic", None, seed=0, **options)
+    shift = Hybrid("analytic", None, seed=0, diff_method="shift", **options)
+    executor = shift.strategy.executor
+    assert executor.cut is not None and reverse.strategy.cut is reverse.strategy.executor.cut
+    with torch.no_grad():
+        shift.weights.copy_(reverse.weights)
+    inputs = torch.rand(3, 10, generator=torch.Generator().manual_seed(5), dtype=torch.float64) * 3
+    rows = shift.spec.angle_map(inputs, shift.weights).detach()
+    features = executor.run(rows)
+    with torch.no_grad():
+        statevector = executor.simulator.features(rows, shift.spec.readout)
+    np.testing.assert_allclose(features.numpy(), statevector.numpy(), atol=1e-10, rtol=0)
+    results = []
+    for layer in (reverse, shift):
+        leaf = inputs.clone().requires_grad_()
+        out = layer(leaf)
+        (out * torch.linspace(-1, 1, out.shape[1], dtype=out.dtype)).sum().backward()
+        results.append((out.detach(), leaf.grad, layer.weights.grad))
+    for mine, theirs in zip(*results):
+        np.testing.assert_allclose(mine.numpy(), theirs.numpy(), atol=1e-10, rtol=0)

@@ -33,7 +33,7 @@ class ReverseMode(Strategy):
         self.executor = SimulatorExecutor(spec) if executor is None else executor
         self.simulator = self.executor.simulator
         self.compiled_fallback = ShiftRule(self.executor, math.pi / 2)
-        self.cut = plan(spec.circuit, spec.angles, spec.readout)
+        self.cut = self.executor.cut
 
     def outputs(self, gamma: torch.Tensor) -> torch.Tensor:
         """Differentiable outputs (B, n_out)."""
