@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import statistics
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -15,6 +18,8 @@ SHOTS = 100
 BATCHES = [1, 32, 256, 4096]
 SYSTEMS = ["aer", "aer-unpacked", "emulator", "analytic"]
 TOO_SLOW = {("aer-unpacked", 4096)}  # ~2.5 s a round
+#: Rounds of the raw Aer job, each after one timed B = 1 step.
+INTERLEAVED_ROUNDS = 2000
 
 
 def make_layer(system: str, seed: int = 0) -> Hybrid:
@@ -43,15 +48,25 @@ def test_layer(benchmark, system, batch, smoke):
 
 
 @pytest.mark.parametrize("inline", [False, True], ids=["run", "inline"])
-def test_raw_aer_job(benchmark, inline):
+def test_raw_aer_job(benchmark, inline, smoke):
     """System ``aer-raw-job``: the one Aer job of the B = 1 ``aer`` step above as ``backend.run(...).result()``;
-    ``aer-inline-job``: the same job as hqnn runs it (bench/aer_step.py). The report divides that step by each."""
+    ``aer-inline-job``: the same job as hqnn runs it (bench/aer_step.py). Before each round the step itself runs,
+    timed: the report divides the step by the job from these interleaved pairs (the machine's load drifts)."""
     benchmark.group = "layer"
     benchmark.extra_info.update(system="aer-inline-job" if inline else "aer-raw-job", batch=1, samples=1)
     layer = make_layer("aer")
     x = torch.rand(1, 1, generator=torch.Generator().manual_seed(1), requires_grad=True)
     forward_backward(layer, x)  # transpiles the template the raw job runs
-    benchmark(raw_job(layer, x.item(), inline))
+    steps = []
+
+    def timed_step():
+        start = time.perf_counter()
+        forward_backward(layer, x)
+        steps.append(time.perf_counter() - start)
+
+    rounds = 1 if smoke else INTERLEAVED_ROUNDS
+    benchmark.pedantic(raw_job(layer, x.item(), inline), setup=timed_step, rounds=rounds, warmup_rounds=0 if smoke else 50)
+    benchmark.extra_info["interleaved"] = {"aer": statistics.median(steps)}
 
 
 def test_emulator_agrees_with_aer_at_4096(benchmark, smoke):
