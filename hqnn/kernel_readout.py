@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numba
 import numpy as np
 import torch
 
@@ -17,8 +16,8 @@ from .autograd import check_finite, differentiable_grads
 from .kernels import rows as kernel_rows
 from .kernels.probabilities import change_basis, joint_outputs, joint_outputs_backward
 from .kernels.rows import use_threads
-from .kernels.statevector import PARALLEL_MIN
 from .readout import Readout, Setting
+from .threads import kernel_threads, torch_threads
 
 if TYPE_CHECKING:
     from .angles import AngleMap
@@ -54,7 +53,7 @@ class _KernelOutputs(torch.autograd.Function):
             host = gamma.astype(np.float64, copy=False)
         program = simulator.program
         factors = program._factor_tables(host)
-        state = kernel_rows.states(program, host, torch.get_num_threads(), factors=factors)
+        state = kernel_rows.states(program, host, torch_threads(), factors=factors)
         n = program.n_qubits
         total, rotated = np.empty((len(host), readout.n_outputs)), []
         total[:] = readout.offset
@@ -90,7 +89,7 @@ class _KernelOutputs(torch.autograd.Function):
             joint_outputs_backward(phi, index, outcome_map, g, scratch, rotated_grad)
             adjoint += _basis_change(rotated_grad, setting, n, adjoint=True)
         grads = kernel_rows.angle_gradients(
-            simulator.program, ctx.host, ctx.state, adjoint, torch.get_num_threads(), factors=ctx.factors
+            simulator.program, ctx.host, ctx.state, adjoint, torch_threads(), factors=ctx.factors
         )
         if angle_map is None:
             return torch.from_numpy(grads).to(grad.dtype), None, None, None, None
@@ -125,8 +124,3 @@ def with_gates(states: np.ndarray, qubits: np.ndarray, matrices: np.ndarray) -> 
     change_basis(states, qubits, matrices, out)
     return out
 
-
-def kernel_threads(size: int) -> int:
-    """torch's thread count for numba's elementwise and row-by-row kernels over ``size`` amplitudes, 1 below
-    PARALLEL_MIN (as :func:`hqnn.kernels.rows.states`)."""
-    return 1 if size < PARALLEL_MIN else max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))

@@ -39,6 +39,7 @@ from .kernels.rows import use_threads
 from .memory import reverse_mode_bytes
 from .readout import Readout, Setting
 from .simulator import TorchStatevector, _apply_single, complex_dtype
+from .threads import torch_threads
 
 #: Two-qubit rotations rewritten as RZZ between basis changes: (gates before, gates after) on each qubit.
 _TO_ZZ = {"rxx": ((HGate,), (HGate,)), "ryy": ((SdgGate, HGate), (HGate, SGate))}
@@ -352,7 +353,7 @@ def _side_threads() -> tuple[int, Callable]:
     """(numba threads for each side's kernels, how to run the two sides): at once on two Python threads when torch
     has two or more threads and numba's threading layer takes calls from several threads (omp, tbb), else one
     after the other on all of them."""
-    threads = torch.get_num_threads()
+    threads = torch_threads()
     try:
         concurrent = threads >= 2 and numba.threading_layer() in ("omp", "tbb")
     except ValueError:  # no parallel kernel has run yet

@@ -20,13 +20,14 @@ from qiskit.circuit import Parameter
 
 from .constants import TensorCache
 from .gates import BASIS_CHANGE, GENERATORS, PHASE_GATES, SHIFTABLE_GATES
-from .kernel_readout import kernel_outputs, kernel_threads
+from .kernel_readout import kernel_outputs
 from .kernels import rows as kernel_rows
 from .kernels.probabilities import probabilities as probabilities_kernel
 from .kernels.probabilities import probabilities_backward as probabilities_backward_kernel
 from .kernels.rows import use_threads
 from .kernels.statevector import MAX_DENSE_QUBITS, Program
 from .readout import Readout, Setting
+from .threads import kernel_threads, torch_threads
 
 from .validation import MAX_QUBITS  # widest circuit simulated: one row holds 2**n amplitudes
 
@@ -230,7 +231,7 @@ class _KernelStates(torch.autograd.Function):
     @staticmethod
     def forward(ctx, angles: torch.Tensor, program: Program, torch_state) -> torch.Tensor:
         host = angles.detach().to(torch.float64).numpy()
-        states = kernel_rows.states(program, host, torch.get_num_threads())  # rows on every core
+        states = kernel_rows.states(program, host, torch_threads())  # rows on every core
         ctx.program, ctx.host, ctx.states, ctx.dtype, ctx.torch_state = program, host, states, angles.dtype, torch_state
         ctx.save_for_backward(angles)
         return torch.from_numpy(states).to(complex_dtype(angles.dtype))
@@ -243,7 +244,7 @@ class _KernelStates(torch.autograd.Function):
             (grads,) = torch.autograd.grad(states, angles, grad.to(states.dtype), create_graph=True)
             return grads, None, None
         grads = kernel_rows.angle_gradients(  # rows on every core
-            ctx.program, ctx.host, ctx.states, grad.to(torch.complex128).numpy(), torch.get_num_threads()
+            ctx.program, ctx.host, ctx.states, grad.to(torch.complex128).numpy(), torch_threads()
         )
         return torch.from_numpy(grads).to(ctx.dtype), None, None
 

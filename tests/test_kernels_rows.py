@@ -89,10 +89,10 @@ def test_chunk_rows():
 
 
 def test_layer_thread_count_changes_results_by_at_most_1e_12(monkeypatch):
-    import hqnn.kernel_readout
+    import hqnn.threads
 
     monkeypatch.setattr(rows, "PARALLEL_MIN", 0)  # threads at any size
-    monkeypatch.setattr(hqnn.kernel_readout, "PARALLEL_MIN", 0)
+    monkeypatch.setattr(hqnn.threads, "PARALLEL_MIN", 0)
     qc, inputs, weights = layered_circuit(7, 2)
     x = torch.rand(45, 7, dtype=torch.float64, generator=torch.Generator().manual_seed(5)) * 6 - 3
     previous = torch.get_num_threads()
@@ -115,10 +115,10 @@ def test_layer_thread_count_changes_results_by_at_most_1e_12(monkeypatch):
 
 @pytest.mark.parametrize("dtype", [torch.complex128, torch.complex64])
 def test_probabilities_kernel_equals_torch_and_ignores_threads(dtype, monkeypatch):
-    import hqnn.kernel_readout
+    import hqnn.threads
     from hqnn.simulator import _probabilities
 
-    monkeypatch.setattr(hqnn.kernel_readout, "PARALLEL_MIN", 0)  # threads at any size
+    monkeypatch.setattr(hqnn.threads, "PARALLEL_MIN", 0)  # threads at any size
 
     generator = torch.Generator().manual_seed(4)
     state = torch.randn(70, 64, dtype=dtype, generator=generator)

@@ -10,7 +10,7 @@ import torch
 from qiskit import QuantumCircuit
 from qiskit.circuit import ParameterVector
 
-import hqnn.kernel_readout
+import hqnn.threads
 from hqnn import Hybrid
 from hqnn.kernels import rows
 from hqnn.schmidt import SchmidtCut, plan
@@ -112,7 +112,7 @@ def test_gradcheck_and_double_backward():
 
 def test_thread_counts_give_identical_results(monkeypatch):
     monkeypatch.setattr(rows, "PARALLEL_MIN", 0)  # threads at any size
-    monkeypatch.setattr(hqnn.kernel_readout, "PARALLEL_MIN", 0)
+    monkeypatch.setattr(hqnn.threads, "PARALLEL_MIN", 0)
     layer = _layer("rxx", "observables")
     spec = layer.spec
     cut = SchmidtCut(spec.circuit, spec.angles, spec.readout, 2)

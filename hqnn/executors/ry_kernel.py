@@ -7,6 +7,8 @@ import torch
 
 from ..circuits import CircuitSpec
 from ..kernels import ry_p1
+from ..kernels.rows import use_threads
+from ..threads import kernel_threads
 from .base import Executor, SeedLike, host_angles, to_device
 
 
@@ -24,5 +26,6 @@ class RYKernelExecutor(Executor):
         super().__init__(spec, None, seed)
 
     def run(self, angles: torch.Tensor) -> torch.Tensor:
+        use_threads(kernel_threads(angles.numel()))  # torch's count, as every kernel
         parity = 1.0 - 2.0 * ry_p1(host_angles(angles))  # ⟨Z⟩ of each qubit: the Z setting's parity features
         return to_device(parity, angles)
