@@ -52,10 +52,12 @@ def reverse_mode_bytes(n_qubits: int, batch: int, steps_kept: int = 0, settings:
     return copies * statevector_bytes(n_qubits, batch)
 
 
-def readout_bytes(n_features: int, n_outputs: int, batch: int) -> int:
-    """The readout's affine map outputs = features @ matrix + offset, differentiated: its dense float64 matrix
-    (a joint distribution of m qubits has 4**m entries) and a few (batch × features/outputs) arrays."""
-    return 8 * (n_features * n_outputs + 4 * batch * (n_features + n_outputs))
+def readout_bytes(n_features: int, n_outputs: int, batch: int, device_copy: bool = False) -> int:
+    """The readout's affine map outputs = features @ matrix + offset, differentiated: a few (batch ×
+    features/outputs) arrays, and with ``device_copy`` the dense float64 matrix (a joint distribution of m qubits
+    has 4**m entries) copied to another device. On the host the spec holds the matrix already (float32 keeps one
+    converted copy, made once), so a batch allocates none."""
+    return 8 * ((n_features * n_outputs if device_copy else 0) + 4 * batch * (n_features + n_outputs))
 
 
 def rows_job_bytes(n_qubits: int, rows: int) -> int:

@@ -121,6 +121,7 @@ class Readout:
     qubits: tuple[int, ...] = ()
     _constants: TensorCache = field(default_factory=TensorCache, repr=False)
     _joint_weights: list | None = field(default=None, repr=False)
+    _host: dict = field(default_factory=dict, repr=False)  # dtype → (matrix, offset) converted once
 
     def joint_weights(self) -> list[np.ndarray]:
         """Per setting, the (2**m, n_out) map from its joint outcome distribution to the outputs (its features'
@@ -150,7 +151,10 @@ class Readout:
         """Outputs (..., n_out) from features (..., F): a tensor, or a numpy array computed in its dtype."""
         if isinstance(features, np.ndarray):
             dtype = features.dtype
-            return features @ self.matrix.astype(dtype, copy=False) + self.offset.astype(dtype, copy=False)
+            if dtype not in self._host:
+                self._host[dtype] = (self.matrix.astype(dtype, copy=False), self.offset.astype(dtype, copy=False))
+            matrix, offset = self._host[dtype]
+            return features @ matrix + offset
         get = self._constants.get
         matrix = get("matrix", self.matrix, features.dtype, features.device)
         return features @ matrix + get("offset", self.offset, features.dtype, features.device)

@@ -66,17 +66,18 @@ class ReverseMode(Strategy):
         if torch.device(device).type == "cpu" and self.cut is not None:
             return self._cut_bytes(self.cut, self.spec, batch)
         kernels = torch.device(device).type == "cpu" and self.simulator.program is not None
-        return self._bytes(self.spec, batch, 0 if kernels else len(self.simulator.steps))
+        return self._bytes(self.spec, batch, 0 if kernels else len(self.simulator.steps), device)
 
     def compiled_memory(self, batch: int, device) -> int:
         """Peak bytes under ``torch.compile``, where the shift rule (1 + 2K rows per sample) gives the Jacobian."""
         return self.compiled_fallback.memory(batch, device)
 
     @staticmethod
-    def _bytes(spec: CircuitSpec, batch: int, steps: int) -> int:
+    def _bytes(spec: CircuitSpec, batch: int, steps: int, device) -> int:
         readout = spec.readout
         states = reverse_mode_bytes(spec.n_qubits, batch, steps, len(readout.settings))
-        return states + readout_bytes(readout.n_features, readout.n_outputs, batch)
+        off_host = torch.device(device).type != "cpu"
+        return states + readout_bytes(readout.n_features, readout.n_outputs, batch, device_copy=off_host)
 
     @staticmethod
     def _cut_bytes(cut, spec: CircuitSpec, batch: int) -> int:
@@ -91,7 +92,7 @@ class ReverseMode(Strategy):
             if cut is not None:
                 return ReverseMode._cut_bytes(cut, spec, batch)
         steps = 0 if torch.device(device).type == "cpu" else len(spec.circuit.data)
-        return ReverseMode._bytes(spec, batch, steps)
+        return ReverseMode._bytes(spec, batch, steps, device)
 
     def evaluate(self, gamma, need_inputs, need_weights):
         return self.compiled_fallback.evaluate(gamma, need_inputs, need_weights)
