@@ -22,6 +22,7 @@ from .constants import TensorCache
 from .gates import BASIS_CHANGE, GENERATORS, PHASE_GATES, SHIFTABLE_GATES
 from .kernel_readout import kernel_outputs
 from .kernels import rows as kernel_rows
+from .kernels.probabilities import shift_probabilities as shift_probabilities_kernel
 from .kernels.probabilities import probabilities as probabilities_kernel
 from .kernels.probabilities import probabilities_backward as probabilities_backward_kernel
 from .kernels.rows import use_threads
@@ -140,6 +141,7 @@ class TorchStatevector:
         self._groups = _RotationGroups(rotations)
         self._constants = TensorCache()
         self.program = _program(self.steps, self.n_qubits)
+        self.pairs = _pair_coefficients(rotations)
 
     def state(self, angles: torch.Tensor) -> torch.Tensor:
         """Amplitudes (R, 2**n) of every row (complex128 for float64 angles, complex64 for float32)."""
@@ -175,6 +177,24 @@ class TorchStatevector:
         """Per setting of ``readout``, the joint outcome probabilities (R, 2**m) of its measured qubits."""
         state = self.state(angles)
         return [self._joint(_probabilities(self._rotated(state, s)), s.qubits) for s in readout.settings]
+
+    def shift_distributions(
+        self, gamma: torch.Tensor, shifted: np.ndarray, shift: float, readout: Readout
+    ) -> list[torch.Tensor]:
+        """:meth:`distributions` of the shift plan's rows (:meth:`hqnn.shift.ShiftPlan.rows`: the B base rows,
+        then +s on each angle in ``shifted``, then −s), from fewer states. A column in :attr:`pairs` obeys
+        U(γ ± s) ∝ cos(s/2)·U(γ) ± κ·sin(s/2)·U(γ + π) (κ = 1 for Pauli rotations, −i for phase gates), so its
+        two shifted states are combinations of the base state and ONE state shifted by π; other columns are
+        simulated at ±s."""
+        layout = _ShiftLayout.of(self.pairs, shifted, shift)
+        n_angles = gamma.shape[1]
+        offsets = torch.from_numpy(layout.offsets(n_angles)).to(gamma.dtype).to(gamma.device)
+        states = self.state((gamma + offsets[:, None, :]).reshape(-1, n_angles))
+        shape = (len(offsets), len(gamma), 2**self.n_qubits)
+        return [
+            self._joint(layout.probabilities(self._rotated(states, s).reshape(shape)), s.qubits)
+            for s in readout.settings
+        ]
 
     def _rotated(self, state: torch.Tensor, setting: Setting) -> torch.Tensor:
         """``state`` with ``setting``'s measured qubits turned into its basis (X: H, Y: H·S†)."""
@@ -247,6 +267,93 @@ class _KernelStates(torch.autograd.Function):
             ctx.program, ctx.host, ctx.states, grad.to(torch.complex128).numpy(), torch_threads()
         )
         return torch.from_numpy(grads).to(ctx.dtype), None, None
+
+
+def _pair_coefficients(rotations: list[_Rotation]) -> dict[int, complex]:
+    """κ per column that only one gate reads, where U(γ ± s) ∝ cos(s/2)·U(γ) ± κ·sin(s/2)·U(γ + π): 1 for a
+    rotation exp(−iγG/2) (U = cos(γ/2)·I − i·sin(γ/2)·G), −i for a phase gate (e^{iγ/2}·RZ(γ))."""
+    readers: dict[int, list[_Rotation]] = {}
+    for rotation in rotations:
+        readers.setdefault(rotation.column, []).append(rotation)
+    pairs = {}
+    for column, (rotation, *others) in readers.items():
+        if others:
+            continue
+        if rotation.frequency == 0.5 and not rotation.a.any():
+            pairs[column] = 1.0
+        elif rotation.a is _PHASE[0]:  # a phase gate (:meth:`_Rotation.of`)
+            pairs[column] = -1j
+    return pairs
+
+
+@dataclass(frozen=True)
+class _ShiftLayout:
+    """Which states :meth:`TorchStatevector.shift_distributions` simulates (the base rows, then γ + ``moves`` on
+    column ``columns`` of each further block) and where each block of the plan's rows comes from: ``paired``
+    π-shifted states combined with the base state (their +s blocks at ``plus_at``, −s blocks half the plan on),
+    ``copied`` states whose |ψ|² is the block at ``copied_at``."""
+
+    columns: np.ndarray
+    moves: np.ndarray
+    paired: np.ndarray
+    kappa: np.ndarray  # κ·sin(s/2) per paired state
+    plus_at: np.ndarray
+    copied: np.ndarray
+    copied_at: np.ndarray
+    cos: float
+    blocks: int
+
+    @classmethod
+    def of(cls, pairs: dict[int, complex], shifted: np.ndarray, shift: float) -> _ShiftLayout:
+        paired = [k for k in shifted if k in pairs]
+        direct = [k for k in shifted if k not in pairs]
+        place = {k: 1 + i for i, k in enumerate(shifted)}  # a column's +s block in the plan (−s: len(shifted) on)
+        return cls(
+            columns=np.array(paired + direct + direct, dtype=np.int64),
+            moves=np.array([np.pi] * len(paired) + [shift] * len(direct) + [-shift] * len(direct)),
+            paired=np.arange(1, 1 + len(paired)),
+            kappa=np.array([pairs[k] for k in paired], dtype=complex) * np.sin(shift / 2),
+            plus_at=np.array([place[k] for k in paired], dtype=np.int64),
+            copied=np.r_[0, 1 + len(paired) + np.arange(2 * len(direct))],  # base, then the direct columns' ±s
+            copied_at=np.array([0] + [place[k] for k in direct] + [place[k] + len(shifted) for k in direct]),
+            cos=np.cos(shift / 2),
+            blocks=1 + 2 * len(shifted),
+        )
+
+    def offsets(self, n_angles: int) -> np.ndarray:
+        """(S, K): each simulated block's offset from the base angles."""
+        offsets = np.zeros((1 + len(self.columns), n_angles))
+        offsets[1 + np.arange(len(self.columns)), self.columns] = self.moves
+        return offsets
+
+    @property
+    def minus_at(self) -> np.ndarray:
+        return self.plus_at + (self.blocks - 1) // 2
+
+    def probabilities(self, states: torch.Tensor) -> torch.Tensor:
+        """The plan's probabilities ((blocks · R), M) from ``states`` (S, R, M): numba on the CPU, else torch."""
+        if states.device.type != "cpu":
+            return self.torch_probabilities(states)
+        _, rows, size = states.shape
+        host = states.detach().to(torch.complex128).numpy()
+        out = np.empty((self.blocks, rows, size))
+        use_threads(kernel_threads(out.size))
+        shift_probabilities_kernel(
+            host, self.cos, self.paired, self.kappa, self.plus_at, self.minus_at, self.copied, self.copied_at, out
+        )
+        return torch.from_numpy(out).to(states.real.dtype).reshape(-1, size)
+
+    def torch_probabilities(self, states: torch.Tensor) -> torch.Tensor:
+        """:meth:`probabilities` in torch operations (any device)."""
+        _, rows, size = states.shape
+        index = {name: torch.from_numpy(getattr(self, name)).to(states.device) for name in ("paired", "copied")}
+        out = states.real.new_empty(self.blocks, rows, size)
+        kappa = torch.from_numpy(self.kappa).to(states.dtype).to(states.device)[:, None, None]
+        base, turned = self.cos * states[0], kappa * states[index["paired"]]
+        for at, sign in ((self.plus_at, 1), (self.minus_at, -1)):
+            out[torch.from_numpy(at).to(states.device)] = _probabilities(base + sign * turned)
+        out[torch.from_numpy(self.copied_at).to(states.device)] = _probabilities(states[index["copied"]])
+        return out.reshape(-1, size)
 
 
 def _program(steps: list, n_qubits: int) -> Program | None:

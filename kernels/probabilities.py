@@ -16,6 +16,29 @@ def probabilities(states, out):
 
 
 @numba.njit(cache=True, parallel=True)
+def shift_probabilities(states, cos, paired, kappa, plus_at, minus_at, copied, copied_at, out):
+    """The shift rule's probabilities (O, R, M) into ``out`` from fewer ``states`` (S, R, M) complex, base states
+    first: out[plus_at[j]], out[minus_at[j]] = |cos·ψ ± κ[j]·φ|² for ψ = states[0], φ = states[paired[j]] (a state
+    shifted by π); out[copied_at[j]] = |states[copied[j]]|²."""
+    for j in numba.prange(len(paired)):
+        k, plus, minus = kappa[j], out[plus_at[j]], out[minus_at[j]]
+        turned = states[paired[j]]
+        for r in range(states.shape[1]):
+            for i in range(states.shape[2]):
+                a = cos * states[0, r, i]
+                b = k * turned[r, i]
+                p, m = a + b, a - b
+                plus[r, i] = p.real * p.real + p.imag * p.imag
+                minus[r, i] = m.real * m.real + m.imag * m.imag
+    for j in numba.prange(len(copied)):
+        source, target = states[copied[j]], out[copied_at[j]]
+        for r in range(states.shape[1]):
+            for i in range(states.shape[2]):
+                value = source[r, i]
+                target[r, i] = value.real * value.real + value.imag * value.imag
+
+
+@numba.njit(cache=True, parallel=True)
 def probabilities_backward(states, grads, out):
     """out = dL/dRe ψ + i·dL/dIm ψ = 2·g·ψ for g = dL/dp (torch's convention for complex inputs)."""
     for r in numba.prange(states.shape[0]):

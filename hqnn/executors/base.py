@@ -26,7 +26,9 @@ class Executor(ABC):
       reverse mode (through hqnn's statevector) and the closed form compute the same numbers (with shots: the same
       distribution) without this executor;
     - :attr:`row_shots`: ``run(angles, shots=(R,) counts)`` takes a shot count per row, still in one job (shot
-      allocation).
+      allocation);
+    - :attr:`shift_pairs`: ``run_shift_plan(γ, shifted, s)`` gives ``run(ShiftPlan.rows(γ, shifted))``'s features
+      (the same distribution) in one job from fewer simulated states.
     """
 
     #: Features come from hqnn's own noise-free statevector of ``spec`` (reverse mode and the closed form may
@@ -34,6 +36,8 @@ class Executor(ABC):
     statevector: bool = False
     #: Whether ``run`` takes a shot count per row (``shots=`` an (R,) integer array) inside its one job.
     row_shots = False
+    #: Whether :meth:`run_shift_plan` simulates the shift rule's rows from fewer states than ``run`` would.
+    shift_pairs = False
 
     def __init__(self, spec: CircuitSpec, shots: int | None, seed: SeedLike = None):
         self.spec = spec
@@ -57,6 +61,11 @@ class Executor(ABC):
         """Features (R, F) of ``spec.readout``'s settings for each row of ``angles`` (R, K), in one job, on the
         angles' device (``shots``: a count per row, where ``row_shots``)."""
         return self.submit(angles, self.job_seed(), shots).result()
+
+    def run_shift_plan(self, gamma: torch.Tensor, shifted: np.ndarray, shift: float) -> torch.Tensor:
+        """Features of the rows of :meth:`hqnn.shift.ShiftPlan.rows` (``gamma``, ``shifted``, ``shift``) in one job,
+        where :attr:`shift_pairs`."""
+        raise NotImplementedError(f"{type(self).__name__} has no shift_pairs: run the plan's rows")
 
     def submit(self, angles: torch.Tensor, seed: int | None, shots: np.ndarray | None = None):
         """Submit one job of ``angles`` with simulator ``seed`` (from :meth:`job_seed`); returns an object whose

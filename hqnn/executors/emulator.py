@@ -36,6 +36,7 @@ class EmulatorExecutor(Executor):
         self._aer = None if backend is None else AerStatevectorExecutor(spec, backend)
         self.simulator = TorchStatevector(spec.circuit, spec.angles) if backend is None else None
         self.statevector = backend is None  # probabilities from hqnn's statevector, or from Aer's
+        self.shift_pairs = backend is None
 
     def memory(self, rows: int) -> int:
         return self._aer.memory(rows) if self._aer is not None else self.planned_memory(self.spec, self.shots, rows)
@@ -67,6 +68,27 @@ class EmulatorExecutor(Executor):
             for start in range(0, max(len(angles), 1), step)  # an empty batch: one empty chunk
         ]
         return torch.cat(chunks) if len(chunks) != 1 else chunks[0]
+
+    def run_shift_plan(self, gamma: torch.Tensor, shifted: np.ndarray, shift: float) -> torch.Tensor:
+        """:meth:`run` of the shift plan's rows, their ±s distributions from half the states
+        (:meth:`~hqnn.simulator.TorchStatevector.shift_distributions`): chunks of samples, each drawn as ``run``
+        draws its rows."""
+        if not self.shift_pairs:
+            return super().run_shift_plan(gamma, shifted, shift)
+        generator = self.stream.torch(gamma.device)
+        blocks = 1 + 2 * len(shifted)  # rows per sample (at most as many states)
+        step = max(1, (CHUNK_AMPLITUDES >> self.spec.n_qubits) // blocks)
+        readout = self.spec.readout
+        with torch.no_grad():
+            chunks = [
+                self._features(
+                    self.simulator.shift_distributions(gamma[start : start + step], shifted, shift, readout),
+                    self.shots,
+                    generator,
+                ).reshape(blocks, len(gamma[start : start + step]), readout.n_features)
+                for start in range(0, max(len(gamma), 1), step)
+            ]
+        return torch.cat(chunks, dim=1).reshape(-1, readout.n_features)
 
     def _features(self, distributions: list[torch.Tensor], per_row, generator: torch.Generator) -> torch.Tensor:
         """Features (R, F): each setting's counts drawn from its distribution (R, 2**m), as frequencies."""

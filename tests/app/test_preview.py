@@ -64,12 +64,20 @@ def test_dry_run_counts_exactly_what_training_submits(tmp_path, monkeypatch, cap
     submitted = []
     real_submit = executor.submit
 
+    real_plan = executor.run_shift_plan
+
     def counting(self, angles, seed, shots=None):
         circuits = len(angles) * self.circuits_per_row
         submitted.append(JobCost(1, circuits, circuits * self.shots))
         return real_submit(self, angles, seed, shots)
 
+    def counting_plan(self, gamma, shifted, shift):  # the emulator's shift-rule job (half the states simulated)
+        circuits = len(gamma) * (1 + 2 * len(shifted)) * self.circuits_per_row
+        submitted.append(JobCost(1, circuits, circuits * self.shots))
+        return real_plan(self, gamma, shifted, shift)
+
     monkeypatch.setattr(executor, "submit", counting)
+    monkeypatch.setattr(executor, "run_shift_plan", counting_plan)
     assert main(["train", *recipe, "--dry-run"]) == 0
     assert submitted == []  # the dry run submitted nothing
     preview = capsys.readouterr().out
