@@ -21,9 +21,10 @@ test: venv
 train: venv
 	$(BIN)/hqnn train --out runs/chapter --force
 
-# Timing runs (a few minutes); `pip install -e ".[bench]"` first to include qiskit-machine-learning.
+# Timing runs (~40 min); `pip install -e ".[bench]"` first to include the peers. numpy's OpenBLAS on one thread
+# too: its idle threads spin on the other core after each product.
 bench: venv
-	$(BIN)/python -m pytest bench -q -p no:cacheprovider --benchmark-max-time=2 --benchmark-min-rounds=7 --benchmark-json=bench/results.json
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest bench -q -p no:cacheprovider --benchmark-max-time=2 --benchmark-min-rounds=7 --benchmark-json=bench/results.json
 	$(BIN)/python bench/report.py bench/results.json bench/RESULTS.md
 
 clean:

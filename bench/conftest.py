@@ -52,5 +52,6 @@ def pytest_benchmark_update_machine_info(config, machine_info):
     machine_info["cores"] = os.cpu_count()
     machine_info["torch_threads"] = torch.get_num_threads()
     machine_info["numba_threads"] = numba.get_num_threads()
+    machine_info["openblas_threads"] = os.environ.get("OPENBLAS_NUM_THREADS", "numpy's default")
     machine_info["load_average"] = os.getloadavg()
     machine_info["platform"] = platform.platform()

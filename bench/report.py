@@ -204,7 +204,8 @@ def machine_lines(machine: dict) -> list[str]:
         f"load average at start {tuple(round(x, 2) for x in machine.get('load_average', ()))}",
         f"- Python {machine.get('python_version')} on {machine.get('platform')}",
         f"- libraries: {', '.join(f'{k} {v}' for k, v in machine.get('libraries', {}).items())}",
-        f"- threads: torch {machine.get('torch_threads')}, numba {machine.get('numba_threads')}, Aer 1 (all systems)",
+        f"- threads: torch {machine.get('torch_threads')}, numba {machine.get('numba_threads')}, Aer 1, numpy's "
+        f"OpenBLAS {machine.get('openblas_threads', '?')} (all systems)",
     ]
 
 
