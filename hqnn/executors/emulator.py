@@ -78,16 +78,13 @@ class EmulatorExecutor(Executor):
         generator = self.stream.torch(gamma.device)
         blocks = 1 + 2 * len(shifted)  # rows per sample (at most as many states)
         step = max(1, (CHUNK_AMPLITUDES >> self.spec.n_qubits) // blocks)
-        readout = self.spec.readout
+        readout, chunks = self.spec.readout, []
         with torch.no_grad():
-            chunks = [
-                self._features(
-                    self.simulator.shift_distributions(gamma[start : start + step], shifted, shift, readout),
-                    self.shots,
-                    generator,
-                ).reshape(blocks, len(gamma[start : start + step]), readout.n_features)
-                for start in range(0, max(len(gamma), 1), step)
-            ]
+            for start in range(0, max(len(gamma), 1), step):  # an empty batch: one empty chunk
+                part = gamma[start : start + step]
+                distributions = self.simulator.shift_distributions(part, shifted, shift, readout)
+                features = self._features(distributions, self.shots, generator)
+                chunks.append(features.reshape(blocks, len(part), readout.n_features))
         return torch.cat(chunks, dim=1).reshape(-1, readout.n_features)
 
     def _features(self, distributions: list[torch.Tensor], per_row, generator: torch.Generator) -> torch.Tensor:

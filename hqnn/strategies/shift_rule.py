@@ -45,7 +45,7 @@ class ShiftRule(Strategy):
         expected = (rows, self.spec.readout.n_features)
         name = type(self.executor).__name__
         if tuple(features.shape) != expected:
-            raise RuntimeError(f"{name}.run returned shape {tuple(features.shape)}, expected {expected}")
+            raise RuntimeError(f"{name} returned features of shape {tuple(features.shape)}, expected {expected}")
         # On the host the arithmetic below is numpy's, in γ's dtype as torch's would be: a few µs against ~50 µs of
         # torch calls in a batch-1 step, whose Aer job leaves the caches cold.
         host = features.device.type == "cpu" and gamma.dtype in HOST_DTYPES
@@ -56,7 +56,7 @@ class ShiftRule(Strategy):
             estimates = features.to(gamma.dtype)
             finite = bool(torch.isfinite(estimates).all())
         if not finite:
-            raise RuntimeError(f"{name}.run returned non-finite estimates")
+            raise RuntimeError(f"{name} returned non-finite estimates")
         outputs = self.spec.readout.outputs(estimates)
         if not (need_inputs or need_weights):
             return (torch.from_numpy(outputs) if host else outputs), None
