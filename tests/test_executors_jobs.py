@@ -62,7 +62,7 @@ def test_acceptance_split_retried_jobs_match_one_job(monkeypatch):
     statistics of an unsplit run."""
     per_sample = four_qubit_layer(AerSamplerV2(), max_executions=None).cost(1).executions
     n = per_sample  # a batch of 3 needs 3N
-    faulty = Faulty(AerSamplerV2(), limit=n, fail_result={0})
+    faulty = Faulty(AerSamplerV2(seed=1), limit=n, fail_result={0})  # the wrapper takes no per-job seed: a fixed one
     layer = four_qubit_layer(faulty, seed=1, max_executions=n, retries=2)
     unsplit = same_weights(four_qubit_layer(AerSamplerV2(), seed=2, max_executions=None), layer)
     assert layer.cost(3) == JobCost(3, 3 * per_sample // SHOTS, 3 * n)
