@@ -142,6 +142,7 @@ class TorchStatevector:
         self._constants = TensorCache()
         self.program = _program(self.steps, self.n_qubits)
         self.pairs = _pair_coefficients(rotations)
+        self._layouts: dict[tuple, _ShiftLayout] = {}
 
     def state(self, angles: torch.Tensor) -> torch.Tensor:
         """Amplitudes (R, 2**n) of every row (complex128 for float64 angles, complex64 for float32)."""
@@ -186,9 +187,14 @@ class TorchStatevector:
         U(γ ± s) ∝ cos(s/2)·U(γ) ± κ·sin(s/2)·U(γ + π) (κ = 1 for Pauli rotations, −i for phase gates), so its
         two shifted states are combinations of the base state and ONE state shifted by π; other columns are
         simulated at ±s."""
-        layout = _ShiftLayout.of(self.pairs, shifted, shift)
+        key = (shifted.tobytes(), shift)
+        if key not in self._layouts:  # once per plan: the emulator calls this for every chunk of every step
+            self._layouts[key] = _ShiftLayout.of(self.pairs, shifted, shift)
+        layout = self._layouts[key]
         n_angles = gamma.shape[1]
-        offsets = torch.from_numpy(layout.offsets(n_angles)).to(gamma.dtype).to(gamma.device)
+        offsets = self._constants.get(
+            ("shift offsets", key), lambda: layout.offsets(n_angles), gamma.dtype, gamma.device
+        )
         states = self.state((gamma + offsets[:, None, :]).reshape(-1, n_angles))
         shape = (len(offsets), len(gamma), 2**self.n_qubits)
         return [
