@@ -43,6 +43,11 @@ class Setting:
     def n_features(self) -> int:
         return 2 ** len(self.qubits) if self.masks is None else len(self.masks)
 
+    @property
+    def dense(self) -> bool:
+        """Whether counts become features through a dense (E, 2**m) table of outcome frequencies."""
+        return self.masks is None or len(self.qubits) <= DENSE_OUTCOME_BITS
+
     def signs(self) -> np.ndarray:
         """(2**m, F): the parity features' value ±1 for each outcome (parity settings only; computed once)."""
         if self._signs is None:
@@ -87,20 +92,16 @@ class Setting:
         experiment: np.ndarray,
         n_experiments: int,
         shots: int,
-        blocks: int = 1,
     ) -> np.ndarray:
         """Features (E, F): the mean over each experiment's ``shots`` of its ``outcomes`` (N,) seen ``hits`` times.
 
-        ``experiment`` (N,) says which experiment each outcome belongs to. Up to ``DENSE_OUTCOME_BITS`` measured
-        bits the counts become an (E, 2**m) table first (one bincount, one matrix product per block of
-        E / ``blocks`` experiments: the same products whatever the number of blocks).
+        ``experiment`` (N,) says which experiment each outcome belongs to. A ``dense`` setting's counts become an
+        (E, 2**m) table first (one bincount, one matrix product).
         """
-        size = 2 ** len(self.qubits)
-        if self.masks is None or len(self.qubits) <= DENSE_OUTCOME_BITS:
+        if self.dense:
+            size = 2 ** len(self.qubits)
             table = np.bincount(experiment * size + outcomes, weights=hits, minlength=n_experiments * size)
-            frequencies = table.reshape(blocks, n_experiments // blocks, size) / shots
-            features = frequencies if self.masks is None else frequencies @ self.signs()
-            return features.reshape(n_experiments, -1)
+            return self.from_distribution(table.reshape(n_experiments, size) / shots)
         weighted = parity_signs(outcomes, self.masks) * hits[:, None]
         columns = [np.bincount(experiment, weights=column, minlength=n_experiments) for column in weighted.T]
         return np.stack(columns, axis=1).reshape(n_experiments, -1) / shots

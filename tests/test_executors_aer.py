@@ -30,6 +30,30 @@ def test_counts_decode_into_outcome_frequencies_and_packed_copies():
     np.testing.assert_allclose(frequencies, [[0.6, 0.4, 0, 0], [0.6, 0, 0, 0.4]])
 
 
+@pytest.mark.parametrize("readout", [per_qubit([0, 2, 1]), probabilities([1, 0, 2])], ids=["parities", "frequencies"])
+def test_packed_counts_table_equals_per_outcome_sums(monkeypatch, readout):
+    """The packed table kernel against the per-outcome sums (the path of settings too wide for a table), over
+    random counts of 4 experiments of 3 packed copies of 3 bits."""
+    rng = np.random.default_rng(3)
+    counts = []
+    for _ in range(4):
+        keys = rng.choice(2**9, size=rng.integers(1, 12), replace=False)
+        hits = rng.multinomial(50, np.ones(len(keys)) / len(keys))
+        counts.append({hex(int(k)): int(h) for k, h in zip(keys, hits) if h})
+    setting = readout.settings[0]
+    dense = counts_features(counts, setting, copies=3, shots=50)
+    monkeypatch.setattr(type(setting), "dense", property(lambda self: False))
+    if setting.masks is not None:
+        np.testing.assert_allclose(dense, counts_features(counts, setting, copies=3, shots=50), atol=1e-15)
+    rows = np.zeros((12, 8))
+    for e, experiment in enumerate(counts):
+        for key, hits in experiment.items():
+            for c in range(3):
+                rows[3 * e + c, (int(key, 16) >> 3 * c) & 7] += hits / 50
+    expected = rows if setting.masks is None else rows @ setting.signs()
+    np.testing.assert_allclose(dense, expected, atol=1e-15)
+
+
 def test_counts_with_wrong_total_rejected():
     with pytest.raises(RuntimeError, match="shots per experiment"):
         counts_features([{"0x0": 3}], per_qubit([0]).settings[0], 1, 10)

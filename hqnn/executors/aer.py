@@ -14,6 +14,7 @@ from qiskit_aer import AerSimulator
 from ..circuits import CircuitSpec
 from ..readout import Setting
 from ..memory import aer_shot_job_bytes
+from ..kernels.counts import packed_frequencies
 from .aer_job import Bound, bound_columns, bound_results, submit_bound
 from .base import Executor, SeedLike, host_angles, to_device
 from .jobs import Pending
@@ -159,11 +160,15 @@ def counts_features(counts: list[dict], setting: Setting, copies: int, shots: in
     m, n = len(setting.qubits), len(counts)
     keys = np.array([int(k, 16) for c in counts for k in c], dtype=np.int64)
     hits = np.array([v for c in counts for v in c.values()], dtype=np.float64)
-    experiment = np.repeat(np.arange(n), [len(c) for c in counts])
-    copy = np.arange(copies)
-    outcomes = (keys[:, None] >> (m * copy)) & ((1 << m) - 1)  # (N, copies): each copy's outcome
-    rows = experiment[:, None] + n * copy  # (N, copies): copy c of experiment e is row c·E + e here
-    features = setting.from_counts(outcomes.ravel(), np.repeat(hits, copies), rows.ravel(), n * copies, shots, copies)
+    if setting.dense:  # one table of every copy's outcome frequencies
+        sizes = np.array([len(c) for c in counts], dtype=np.int64)
+        features = setting.from_distribution(packed_frequencies(keys, hits, sizes, m, copies, shots))
+    else:
+        experiment = np.repeat(np.arange(n), [len(c) for c in counts])
+        copy = np.arange(copies)
+        outcomes = (keys[:, None] >> (m * copy)) & ((1 << m) - 1)  # (N, copies): each copy's outcome
+        rows = experiment[:, None] + n * copy  # (N, copies): copy c of experiment e is row c·E + e here
+        features = setting.from_counts(outcomes.ravel(), np.repeat(hits, copies), rows.ravel(), n * copies, shots)
     return features.reshape(copies, n, -1).transpose(1, 0, 2).reshape(n * copies, -1)
 
 
