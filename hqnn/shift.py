@@ -32,16 +32,13 @@ class ShiftPlan:
         if not len(shifted):
             return gamma
         key = ("offsets", shifted.tobytes())
-        blocks = self._constants.get(key, lambda: self._offsets(shifted), gamma.dtype, gamma.device)
-        return (gamma + blocks[:, None, :]).reshape(-1, self.n_angles)
+        offsets = self._constants.get(key, lambda: self._offsets(shifted), gamma.dtype, gamma.device)
+        return offset_rows(gamma, offsets)
 
     def _offsets(self, shifted: np.ndarray) -> np.ndarray:
-        """(1 + 2n, K): each row block's offset from the base angles (0, then +s, then −s on one angle each)."""
-        n = len(shifted)
-        offsets = np.zeros((1 + 2 * n, self.n_angles))
-        offsets[1 + np.arange(n), shifted] = self.shift
-        offsets[1 + n + np.arange(n), shifted] = -self.shift
-        return offsets
+        """(1 + 2n, K): 0, then +s on each angle in ``shifted``, then −s on each."""
+        moves = np.repeat([self.shift, -self.shift], len(shifted))
+        return block_offsets(np.tile(shifted, 2), moves, self.n_angles)
 
     def reduce(self, estimates: Array, shifted: np.ndarray, batch: int) -> tuple[Array, Array]:
         """Values (B, n_out) and the Jacobian (B, n_out, K) by the angles (zero for angles not shifted) from the
@@ -60,3 +57,16 @@ class ShiftPlan:
         jacobian = estimates.new_zeros(batch, blocks.shape[-1], self.n_angles)
         index = self._constants.get(("index", shifted.tobytes()), shifted, torch.long, estimates.device)
         return blocks[0], jacobian.index_copy_(2, index, slopes)
+
+
+def block_offsets(columns: np.ndarray, moves: np.ndarray, n_angles: int) -> np.ndarray:
+    """(1 + J, K): each block's offset from the base angles: 0 for the base block, then ``moves[j]`` on column
+    ``columns[j]`` for block 1 + j."""
+    offsets = np.zeros((1 + len(columns), n_angles))
+    offsets[1 + np.arange(len(columns)), columns] = moves
+    return offsets
+
+
+def offset_rows(gamma: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+    """The rows γ + offsets[j] of every block j, block after block: ((1 + J)·B, K)."""
+    return (gamma + offsets[:, None, :]).reshape(-1, gamma.shape[1])

@@ -28,6 +28,7 @@ from .kernels.probabilities import probabilities_backward as probabilities_backw
 from .kernels.rows import use_threads
 from .kernels.statevector import MAX_DENSE_QUBITS, Program
 from .readout import Readout, Setting
+from .shift import block_offsets, offset_rows
 from .threads import kernel_threads, torch_threads
 
 from .validation import MAX_QUBITS  # widest circuit simulated: one row holds 2**n amplitudes
@@ -191,11 +192,11 @@ class TorchStatevector:
         if key not in self._layouts:  # once per plan: the emulator calls this for every chunk of every step
             self._layouts[key] = _ShiftLayout.of(self.pairs, shifted, shift)
         layout = self._layouts[key]
-        n_angles = gamma.shape[1]
         offsets = self._constants.get(
-            ("shift offsets", key), lambda: layout.offsets(n_angles), gamma.dtype, gamma.device
+            ("shift offsets", key),
+            lambda: block_offsets(layout.columns, layout.moves, gamma.shape[1]), gamma.dtype, gamma.device,
         )
-        states = self.state((gamma + offsets[:, None, :]).reshape(-1, n_angles))
+        states = self.state(offset_rows(gamma, offsets))
         shape = (len(offsets), len(gamma), 2**self.n_qubits)
         return [
             self._joint(layout.probabilities(self._rotated(states, s).reshape(shape)), s.qubits)
@@ -325,12 +326,6 @@ class _ShiftLayout:
             cos=np.cos(shift / 2),
             blocks=1 + 2 * len(shifted),
         )
-
-    def offsets(self, n_angles: int) -> np.ndarray:
-        """(S, K): each simulated block's offset from the base angles."""
-        offsets = np.zeros((1 + len(self.columns), n_angles))
-        offsets[1 + np.arange(len(self.columns)), self.columns] = self.moves
-        return offsets
 
     @property
     def minus_at(self) -> np.ndarray:

@@ -8,7 +8,7 @@ import torch
 
 from ..executors.base import Executor
 from ..kernels.finite import all_finite
-from ..executors.jobs import rows_per_job, run_jobs
+from ..executors.jobs import run_jobs
 from ..memory import largest_fitting
 from ..shift import ShiftPlan
 from .base import Strategy
@@ -36,12 +36,12 @@ class ShiftRule(Strategy):
         shifted = self.shifted(need_inputs, need_weights)  # none without a gradient: the base rows only
         executor = self.executor
         rows = len(gamma) * (1 + 2 * len(shifted))
-        per_job = rows_per_job(executor, self.jobs, self.memory_rows)
-        if executor.shift_pairs and len(shifted) and (per_job is None or per_job >= rows):
+        cost = self.jobs.cost(rows, executor.circuits_per_row, executor.shots, self.memory_rows)
+        if executor.shift_pairs and len(shifted) and cost.jobs <= 1:
             features = executor.run_shift_plan(gamma, shifted, self.plan.shift)  # one job, fewer states
         else:
             features = run_jobs(executor, self.plan.rows(gamma, shifted), self.jobs, self.memory_rows)
-        self.ledger.add(self.jobs.cost(rows, executor.circuits_per_row, executor.shots, self.memory_rows))
+        self.ledger.add(cost)
         expected = (rows, self.spec.readout.n_features)
         name = type(self.executor).__name__
         if tuple(features.shape) != expected:
