@@ -2,9 +2,10 @@
 
 The step is ``Hybrid("aer", 100, π/2)(x).sum().backward()`` for x of shape (1, 1): one Aer job of 3 rows (value,
 +shift, −shift). The raw job is that job as a user would run it, ``backend.run(...).result()`` (the layer's own
-transpiled, packed template, the same parameter binds, shots, options and a seed per job). hqnn runs it inline
-(:class:`hqnn.executors.aer_job.InlineJob`: Aer's own job function, without ``backend.run``'s worker thread);
-``inline=True`` times that call alone, so step / inline is hqnn's own overhead.
+transpiled, packed template, the same parameter binds, shots, options and a seed per job). ``inline=True`` runs
+it as :class:`hqnn.executors.aer_job.InlineJob` without an assembly cache: Aer's own job function, without
+``backend.run``'s worker thread. hqnn's step runs it inline too, on the template Aer assembled at its first job
+(:mod:`hqnn.executors.aer_assembly`), so its job alone is faster than either.
 
 Usage: ``python bench/aer_step.py [rounds] [reps]``: interleaved medians of each round, one torch thread; it
 first checks that seeded runs give the numbers recorded before the step was made faster (``FINGERPRINT``).

@@ -50,7 +50,8 @@ def test_layer(benchmark, system, batch, smoke):
 @pytest.mark.parametrize("inline", [False, True], ids=["run", "inline"])
 def test_raw_aer_job(benchmark, inline, smoke):
     """System ``aer-raw-job``: the one Aer job of the B = 1 ``aer`` step above as ``backend.run(...).result()``;
-    ``aer-inline-job``: the same job as hqnn runs it (bench/aer_step.py). Before each round the step itself runs,
+    ``aer-inline-job``: the same job run in the calling thread by Aer's own job function (hqnn's step also reuses
+    the template's assembled circuits; bench/aer_step.py). Before each round the step itself runs,
     timed: the report divides the step by the job from these interleaved pairs (the machine's load drifts)."""
     benchmark.group = "layer"
     benchmark.extra_info.update(system="aer-inline-job" if inline else "aer-raw-job", batch=1, samples=1)

@@ -9,7 +9,7 @@ from qiskit_aer import AerSimulator
 from torch import nn
 
 import hqnn
-from hqnn.executors.aer_job import AER_EXECUTE
+from hqnn.executors.aer_job import AER_SIMULATE
 from hqnn.stats import fit_pvalue
 
 from closed_forms import p1_closed
@@ -17,7 +17,7 @@ from closed_forms import p1_closed
 
 def test_run_pi_is_about_half_and_one_job(count_calls):
     circuit = hqnn.QuantumCircuit(1, AerSimulator(), 100, seed=0)
-    jobs = count_calls(circuit.executor.backend, AER_EXECUTE)
+    jobs = count_calls(circuit.executor.backend, AER_SIMULATE)
     p = circuit.run([np.pi])
     assert p.shape == (1,) and fit_pvalue(p, np.array([0.5]), shots=100) > 1e-4  # the chapter printed 0.57
     thetas = np.linspace(-3, 3, 40)

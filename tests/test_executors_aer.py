@@ -9,7 +9,7 @@ from qiskit_aer import AerSimulator
 from hqnn import AerExecutor, CircuitSpec, AerStatevectorExecutor, chapter_circuit
 from hqnn.executors.aer import counts_features
 from hqnn.executors.aer_job import (
-    AER_EXECUTE, InlineJob, bound_columns, bound_results, run_bound, runs_inline, submit_bound,
+    AER_SIMULATE, InlineJob, bound_columns, bound_results, run_bound, runs_inline, submit_bound,
 )
 from hqnn.readout import observables, per_qubit, probabilities
 from hqnn.stats import fit_pvalue
@@ -68,7 +68,7 @@ def test_aer_executor_one_run_for_all_rows_and_settings(count_calls):
     spec = CircuitSpec.from_circuit(qc, inputs=[x], weights=[w], observables=["XZ", "ZZ", "YI"])
     assert len(spec.readout.settings) == 3
     executor = AerExecutor(spec, shots=200, seed=0)
-    jobs = count_calls(executor.backend, AER_EXECUTE)  # every Aer job runs it once, inline or not
+    jobs = count_calls(executor.backend, AER_SIMULATE)  # every Aer job runs it once, however it runs
     angles = np.linspace(-1, 1, 40).reshape(20, 2)
     out = executor_outputs(executor, angles)
     assert out.shape == (20, 3) and jobs.calls == 1

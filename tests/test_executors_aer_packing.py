@@ -13,7 +13,7 @@ from qiskit_aer import AerSimulator
 from qiskit_aer.noise import NoiseModel, depolarizing_error
 from hqnn import AerExecutor, CircuitSpec, AerStatevectorExecutor, chapter_circuit
 from hqnn.executors.aer import PACK_QUBITS
-from hqnn.executors.aer_job import AER_EXECUTE
+from hqnn.executors.aer_job import AER_SIMULATE
 from hqnn.stats import fit_pvalue, two_sample_pvalue
 
 from closed_forms import p1_closed
@@ -39,13 +39,13 @@ def test_packed_and_unpacked_agree_and_fit_closed_form():
 def test_auto_pack_fills_pack_qubits_in_one_job(count_calls):
     executor = AerExecutor(chapter_circuit(), shots=SHOTS, seed=0)
     assert executor.pack == PACK_QUBITS
-    jobs = count_calls(executor.backend, AER_EXECUTE)
+    jobs = count_calls(executor.backend, AER_SIMULATE)
     rows = 3 * PACK_QUBITS + 1  # 4 experiments, the last one padded
     out = executor_outputs(executor, np.linspace(0, 1, rows)[:, None])
     assert out.shape == (rows, 1) and jobs.calls == 1
-    ((_, binds, _, _), _), = jobs.arguments
-    binds = binds[0]
-    assert {len(v) for v in binds.values()} == {4} and len(binds) == PACK_QUBITS
+    ((_, _, config), _), = jobs.arguments
+    (bound,) = config.parameterizations  # one circuit: (position in it, a value per experiment) per parameter
+    assert {len(values) for _, values in bound} == {4} and len(bound) == PACK_QUBITS
 
 
 def test_packing_off_with_noise_model_or_coupling_map_unless_asked():

@@ -12,7 +12,7 @@ from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
 import hqnn.strategies.shift_rule as shift_rule
 from hqnn import AerStatevectorExecutor, Hybrid, angle_encoder, entangling_ansatz
 from hqnn.cost import JobCost
-from hqnn.executors.aer_job import AER_EXECUTE
+from hqnn.executors.aer_job import AER_SIMULATE
 from hqnn.executors.jobs import IBM_MAX_EXECUTIONS, JobPolicy, MalformedResult
 from hqnn.stats import fit_pvalue, two_sample_pvalue
 
@@ -128,8 +128,8 @@ def test_split_aer_backend_jobs_are_statistically_one_job_and_seeded(monkeypatch
     whole = same_weights(four_qubit_layer(AerSimulator(), seed=5, max_executions=None), split)
     runs = []
     backend = split.strategy.executor.backend
-    run = getattr(backend, AER_EXECUTE)  # every Aer job runs it once, inline or through backend.run
-    monkeypatch.setattr(backend, AER_EXECUTE, lambda *a, **k: runs.append(1) or run(*a, **k))
+    run = getattr(backend, AER_SIMULATE)  # every Aer job runs it once, however it runs
+    monkeypatch.setattr(backend, AER_SIMULATE, lambda *a, **k: runs.append(1) or run(*a, **k))
     split(inputs(2)).sum().backward()
     assert len(runs) == split.cost(2).jobs == 9  # 82 rows in jobs of 10
     whole(inputs(2)).sum().backward()
@@ -231,8 +231,8 @@ def test_a_batch_over_max_memory_is_split_by_the_same_mechanism_one_job_at_a_tim
     assert layer.strategy.memory(16, "cpu") > 70 * MIB  # one job of 16 samples (336 rows) would not fit
     events = []
     backend = layer.strategy.executor.backend
-    run, results = getattr(backend, AER_EXECUTE), aer.bound_results
-    monkeypatch.setattr(backend, AER_EXECUTE, lambda *a, **k: events.append("submit") or run(*a, **k))
+    run, results = getattr(backend, AER_SIMULATE), aer.bound_results
+    monkeypatch.setattr(backend, AER_SIMULATE, lambda *a, **k: events.append("submit") or run(*a, **k))
     monkeypatch.setattr(aer, "bound_results", lambda job: events.append("result") or results(job))
     seen = record_jobs(monkeypatch)
     cost = layer.cost(16)

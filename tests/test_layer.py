@@ -11,14 +11,14 @@ from qiskit_aer import AerSimulator
 
 import hqnn
 from hqnn import Hybrid
-from hqnn.executors.aer_job import AER_EXECUTE
+from hqnn.executors.aer_job import AER_SIMULATE
 from hqnn.stats import fit_pvalue
 
 
 @pytest.mark.parametrize("batch", [1, 7, 256])
 def test_one_aer_job_per_forward_and_backward(batch, count_calls):
     layer = Hybrid(AerSimulator(), 100, np.pi / 2, seed=0)
-    jobs = count_calls(layer.strategy.executor.backend, AER_EXECUTE)
+    jobs = count_calls(layer.strategy.executor.backend, AER_SIMULATE)
     x = torch.rand(batch, 1, requires_grad=True)
     out = layer(x)
     assert jobs.calls == 1

@@ -16,7 +16,7 @@ from qiskit_aer.primitives import EstimatorV2 as AerEstimatorV2
 from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
 
 from hqnn import Hybrid
-from hqnn.executors.aer_job import AER_EXECUTE
+from hqnn.executors.aer_job import AER_SIMULATE
 from hqnn.readout import observables
 from hqnn.stats import fit_pvalue, shift_rule_pvalue
 
@@ -104,7 +104,7 @@ def test_one_job_for_every_setting_row_and_shift(make, count_calls):
     layer = Hybrid(backend, 200, **circuit(), observables=["XZ", "ZZ", "YI"], seed=2)
     executor = layer.strategy.executor
     owner = executor if isinstance(backend, str) else getattr(executor, "backend", None) or executor.sampler
-    names = [AER_EXECUTE] if isinstance(backend, AerSimulator) else ["run"]
+    names = [AER_SIMULATE] if isinstance(backend, AerSimulator) else ["run"]
     names += ["run_shift_plan"] if owner is executor else []  # the emulator's shift-rule job
     jobs = [count_calls(owner, name) for name in names]
     x = torch.rand(4, 2, dtype=torch.float64, requires_grad=True)

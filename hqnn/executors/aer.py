@@ -15,6 +15,7 @@ from ..circuits import CircuitSpec
 from ..readout import Setting
 from ..memory import aer_shot_job_bytes
 from ..kernels.counts import packed_frequencies
+from .aer_assembly import AssembledJobs, reuses_assembly
 from .aer_job import Bound, bound_columns, bound_results, submit_bound
 from .base import Executor, SeedLike, host_angles, to_device
 from .jobs import Pending
@@ -49,6 +50,7 @@ class AerExecutor(Executor):
         threads = getattr(self.backend.options, "max_parallel_threads", None)
         self._options = {"max_parallel_threads": 1} if not threads else {}
         self._templates: dict[tuple[int, int], Bound] = {}
+        self._assembled = AssembledJobs(self.backend) if reuses_assembly(self.backend) else None
 
     def memory(self, rows: int) -> int:
         return shot_job_bytes(self.spec, self.pack, self.shots, rows)
@@ -94,6 +96,7 @@ class AerExecutor(Executor):
             self.backend,
             [self._template(i, copies) for i in range(len(settings))],
             grid.reshape(experiments, -1),  # one experiment per row: its copies' angles side by side
+            self._assembled,
             shots=self.shots,
             seed_simulator=seed,
             runtime_parameter_bind_enable=True,

@@ -9,6 +9,7 @@ from qiskit_aer import AerSimulator
 
 from ..circuits import CircuitSpec
 from ..memory import aer_exact_job_bytes
+from .aer_assembly import AssembledJobs, reuses_assembly
 from .aer_job import bound_columns, run_bound
 from .base import Executor, SeedLike, host_angles, to_device
 
@@ -35,6 +36,7 @@ class AerStatevectorExecutor(Executor):
             circuit.save_probabilities(physical)
             self._jobs.append((circuit, bound_columns(circuit, spec.angles)))
             self._confusions.append(readout_confusion(noise, physical))
+        self._assembled = AssembledJobs(self.backend) if reuses_assembly(self.backend) else None
 
     def memory(self, rows: int) -> int:
         width = self._jobs[0][0].num_qubits  # a device's width, after transpilation
@@ -48,7 +50,9 @@ class AerStatevectorExecutor(Executor):
 
     def distributions(self, angles: np.ndarray) -> list[np.ndarray]:
         """Per setting, the joint probabilities (R, 2**m) of its measured qubits, bit i ↔ its qubit i."""
-        results = run_bound(self.backend, self._jobs, angles, shots=1, seed_simulator=self.next_seed(), **self._options)
+        results = run_bound(
+            self.backend, self._jobs, angles, self._assembled, shots=1, seed_simulator=self.next_seed(), **self._options
+        )
         out = []
         for i, (setting, confusion) in enumerate(zip(self.spec.readout.settings, self._confusions)):
             size = 2 ** len(setting.qubits)

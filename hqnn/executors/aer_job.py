@@ -5,7 +5,8 @@ bound (its results do not depend on the others).
 A local Aer simulator runs the job in the calling thread: ``backend.run`` hands every job to a one-worker thread
 pool and ``result()`` waits for it, a hand-off that cost ~140 µs of a 3-row chapter job (~700 µs) here. The
 inline run is the same simulation (Aer's own ``AER_EXECUTE`` method, which that worker calls), with the same
-options and seed, so it gives the same counts. A subclass that overrides ``run`` keeps its own ``run``."""
+options and seed, so it gives the same counts. A subclass that overrides ``run`` keeps its own ``run``. Given an
+:class:`~hqnn.executors.aer_assembly.AssembledJobs`, the inline job reuses its assembled circuits."""
 
 from __future__ import annotations
 
@@ -17,10 +18,14 @@ from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter
 from qiskit_aer.backends.aerbackend import AerBackend
 
+from .aer_assembly import AssembledJobs
+
 Bound = tuple[QuantumCircuit, list[tuple[int, Parameter]]]
 
 #: The AerBackend method that runs one job: ``backend.run``'s worker thread calls it, :class:`InlineJob` directly.
 AER_EXECUTE = "_execute_circuits_job"
+#: The AerBackend method that simulates a job's assembled circuits: every Aer job calls it once, however it runs.
+AER_SIMULATE = "_execute_circuits"
 _INLINE_IDS = itertools.count()
 
 
@@ -30,15 +35,19 @@ def bound_columns(circuit: QuantumCircuit, parameters: Sequence[Parameter]) -> l
     return [(k, p) for k, p in enumerate(parameters) if p in present]
 
 
-def run_bound(backend, jobs: Sequence[Bound], angles: np.ndarray, **options) -> list:
+def run_bound(
+    backend, jobs: Sequence[Bound], angles: np.ndarray, assembled: AssembledJobs | None = None, **options
+) -> list:
     """The experiment results of ONE ``backend.run``: for each (circuit, columns) of ``jobs`` in turn, one
     experiment per row of ``angles``."""
-    return bound_results(submit_bound(backend, jobs, angles, **options))
+    return bound_results(submit_bound(backend, jobs, angles, assembled, **options))
 
 
-def submit_bound(backend, jobs: Sequence[Bound], angles: np.ndarray, **options):
+def submit_bound(
+    backend, jobs: Sequence[Bound], angles: np.ndarray, assembled: AssembledJobs | None = None, **options
+):
     """Submit ONE ``backend.run`` of ``jobs`` bound to ``angles`` (see :func:`run_bound`); returns the job (a
-    local Aer simulator's has already run, see the module docstring)."""
+    local Aer simulator's has already run, see the module docstring; with ``assembled``, on its circuits)."""
     circuits, binds = [], []
     for circuit, columns in jobs:
         if columns:
@@ -48,7 +57,7 @@ def submit_bound(backend, jobs: Sequence[Bound], angles: np.ndarray, **options):
             circuits += [circuit] * len(angles)
             binds += [{}] * len(angles)
     if runs_inline(backend):
-        return InlineJob(backend, circuits, binds, options)
+        return InlineJob(backend, circuits, binds, options, assembled)
     return backend.run(circuits, parameter_binds=binds, **options)
 
 
@@ -66,11 +75,14 @@ def runs_inline(backend) -> bool:
 class InlineJob:
     """An Aer job run in the calling thread when it is made; ``result()`` returns its result or raises its error."""
 
-    def __init__(self, backend: AerBackend, circuits: list, binds: list, options: dict):
+    def __init__(
+        self, backend: AerBackend, circuits: list, binds: list, options: dict, assembled: AssembledJobs | None = None
+    ):
         self._job_id = f"aer-inline-{next(_INLINE_IDS)}"
         self._result = self._error = None
+        execute = getattr(backend, AER_EXECUTE) if assembled is None else assembled.run
         try:
-            self._result = getattr(backend, AER_EXECUTE)(circuits, binds, dict(options), self._job_id)
+            self._result = execute(circuits, binds, dict(options), self._job_id)
         except Exception as error:  # raised where backend.run's job would raise it: at result()
             self._error = error
 
