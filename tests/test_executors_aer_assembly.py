@@ -1,6 +1,8 @@
 """Aer jobs that reuse their assembled circuits give Aer's own job results, count for count, and reassemble
 wherever reuse would not be the same job."""
 
+import copy
+import pickle
 import threading
 
 import numpy as np
@@ -12,7 +14,7 @@ from qiskit_aer import AerSimulator
 from qiskit_aer.noise import NoiseModel, depolarizing_error
 
 import hqnn.executors.aer_assembly as aer_assembly
-from hqnn import AerExecutor, AerStatevectorExecutor, CircuitSpec, chapter_circuit
+from hqnn import AerExecutor, AerStatevectorExecutor, CircuitSpec, Hybrid, chapter_circuit
 from hqnn.executors.aer_assembly import AssembledJobs, reuses_assembly
 from hqnn.executors.aer_job import AER_EXECUTE, InlineJob, bound_results
 
@@ -199,3 +201,15 @@ def test_only_aer_backends_with_every_step_reuse_assemblies():
     assert reuses_assembly(AerSimulator()) and reuses_assembly(_device())
     assert not reuses_assembly(Older()) and not reuses_assembly(object())
     assert AerExecutor(chapter_circuit(), Older(), shots=10)._assembled is None
+
+
+@pytest.mark.parametrize("shots", [100, None], ids=["shots", "exact"])
+def test_a_layer_that_has_run_copies_and_pickles_and_its_copies_run_alike(shots):
+    layer = Hybrid("aer", shots, seed=3)
+    x = torch.tensor([[0.3], [1.2]], dtype=torch.float64)
+    layer(x)  # its templates are assembled now
+    copies = [copy.deepcopy(layer), pickle.loads(pickle.dumps(layer))]
+    expected = layer(x)
+    for twin in copies:
+        assert not twin.strategy.executor._assembled._entries
+        assert torch.equal(twin(x), expected)  # the same seeded stream, assembled afresh

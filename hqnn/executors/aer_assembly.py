@@ -35,6 +35,10 @@ class AssembledJobs:
         self.backend = backend
         self._entries: dict[tuple, _Entry] = {}
 
+    def __getstate__(self) -> dict:
+        """A copy (``copy.deepcopy``, pickle) starts with nothing assembled: Aer's C++ circuits cannot be copied."""
+        return {**self.__dict__, "_entries": {}}
+
     def run(self, circuits: list, binds: list, options: dict, job_id: str):
         """Aer's result of ``circuits`` with ``binds`` and run ``options``, as ``_execute_circuits_job`` gives it."""
         start = time.time()
