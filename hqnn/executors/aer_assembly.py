@@ -56,7 +56,7 @@ class AssembledJobs:
             finally:
                 entry.lock.release()
         else:
-            output = self._execute(compiled, *_assemble(backend, compiled), noise_model, binds, options)
+            output = self._execute(compiled, *_assemble(compiled, basis), noise_model, binds, options)
         output.update(
             job_id=job_id, date=datetime.datetime.now().isoformat(), backend_name=backend.name,
             backend_version=backend.configuration().backend_version,
@@ -90,7 +90,7 @@ class AssembledJobs:
             return None  # one assembled circuit cannot be two experiments of one job
         entry = self._entries.get(key)
         if entry is None or entry.basis != basis:
-            entry = self._entries[key] = _Entry(circuits, basis, *_assemble(self.backend, circuits))
+            entry = self._entries[key] = _Entry(circuits, basis, *_assemble(circuits, basis))
         return entry
 
 
@@ -116,6 +116,6 @@ def _noise_model(backend: AerBackend, options: dict):
     return options.get("noise_model", getattr(backend.options, "noise_model", None))
 
 
-def _assemble(backend: AerBackend, circuits: list) -> tuple[list, list]:
-    basis = _basis(backend)
+def _assemble(circuits: list, basis: tuple | None) -> tuple[list, list]:
+    """Aer's C++ circuits of ``circuits`` and their instruction index maps, for ``basis`` (see :func:`_basis`)."""
     return assemble_circuits(circuits, None if basis is None else list(basis))
