@@ -93,6 +93,7 @@ def test_reused_exact_probabilities_equal_aer_s_own(count_calls):
     for rows in (1, 4, 9):
         binds = [{p: rng.uniform(-3, 3, rows).tolist() for _, p in columns} for _, columns in executor._jobs]
         reused, own = _both(backend, jobs, circuits, binds, dict(shots=1, seed_simulator=rows))
+        assert len(reused.results) == len(own.results) == rows * len(circuits)
         for a, b in zip(reused.results, own.results):
             np.testing.assert_array_equal(np.asarray(a.data.probabilities), np.asarray(b.data.probabilities))
     assembled = count_calls(aer_assembly, "assemble_circuits")
