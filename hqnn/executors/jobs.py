@@ -59,10 +59,11 @@ class JobPolicy:
         if isinstance(b, bool) or not isinstance(b, (int, float)) or not math.isfinite(b) or b < 0:
             raise ValueError(f"backoff must be a finite number of seconds ≥ 0, got {b!r}")
 
-    def rows_per_job(self, circuits_per_row: int, shots: int | None) -> int | None:
-        """The most rows one job may hold (``None``: all of them)."""
+    def rows_per_job(self, circuits_per_row: int, shots: int | None, memory_rows: int | None = None) -> int | None:
+        """The most rows one job may hold (``None``: all of them): within ``max_executions`` and, when given,
+        ``memory_rows`` (the most rows whose job fits this machine's memory; see :meth:`hqnn.Hybrid.check_memory`)."""
         if self.max_executions is None or not shots:
-            return None
+            return memory_rows
         per_row = circuits_per_row * shots
         rows = self.max_executions // per_row
         if rows < 1:
@@ -70,14 +71,12 @@ class JobPolicy:
                 f"one row needs {circuits_per_row} circuit(s) × {shots} shots = {per_row:,} executions, more than "
                 f"max_executions={self.max_executions:,}: use fewer shots, or raise max_executions"
             )
-        return rows
+        return rows if memory_rows is None else min(rows, memory_rows)
 
     def cost(self, rows: int, circuits_per_row: int, shots: int | None, memory_rows: int | None = None) -> JobCost:
         """Jobs, circuits and executions of ``rows`` rows split by this policy (and by ``memory_rows``)."""
         total = JobCost.of_rows(rows, circuits_per_row, shots)
-        per_job = self.rows_per_job(circuits_per_row, shots)
-        if memory_rows is not None:
-            per_job = memory_rows if per_job is None else min(per_job, memory_rows)
+        per_job = self.rows_per_job(circuits_per_row, shots, memory_rows)
         return total if per_job is None or not rows else JobCost(-(-rows // per_job), total.circuits, total.executions)
 
 
@@ -118,15 +117,6 @@ class Pending:
                 pass
 
 
-def rows_per_job(executor, policy: JobPolicy, memory_rows: int | None = None) -> int | None:
-    """The most rows one job may hold: within ``policy.max_executions`` and, when given, ``memory_rows`` (the
-    most rows whose job fits this machine's memory; see :meth:`hqnn.Hybrid.check_memory`)."""
-    per_job = policy.rows_per_job(executor.circuits_per_row, executor.shots)
-    if memory_rows is None:
-        return per_job
-    return memory_rows if per_job is None else min(per_job, memory_rows)
-
-
 def run_jobs(
     executor, angles: torch.Tensor, policy: JobPolicy, memory_rows: int | None = None, shots: np.ndarray | None = None
 ) -> torch.Tensor:
@@ -138,7 +128,7 @@ def run_jobs(
     split to fit this machine's memory run one after another (each is awaited before the next is submitted);
     otherwise all are submitted before any result is awaited.
     """
-    per_job = rows_per_job(executor, policy, memory_rows) or max(1, len(angles))
+    per_job = policy.rows_per_job(executor.circuits_per_row, executor.shots, memory_rows) or max(1, len(angles))
     if per_job >= len(angles):  # one job (the common case): no splitting
         chunks, row_shots = [angles], [shots]
     else:

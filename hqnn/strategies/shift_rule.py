@@ -35,8 +35,7 @@ class ShiftRule(Strategy):
     def evaluate(self, gamma, need_inputs, need_weights):
         shifted = self.shifted(need_inputs, need_weights)  # none without a gradient: the base rows only
         executor = self.executor
-        rows = len(gamma) * (1 + 2 * len(shifted))
-        cost = self.jobs.cost(rows, executor.circuits_per_row, executor.shots, self.memory_rows)
+        rows, cost = self._job(len(gamma), shifted)
         if executor.shift_pairs and len(shifted) and cost.jobs <= 1:
             features = executor.run_shift_plan(gamma, shifted, self.plan.shift)  # one job, fewer states
         else:
@@ -73,8 +72,12 @@ class ShiftRule(Strategy):
         return self._shifted[key]
 
     def cost(self, batch, need_inputs=True, need_weights=True):
-        rows = batch * (1 + 2 * len(self.shifted(need_inputs, need_weights)))
-        return self.jobs.cost(rows, self.executor.circuits_per_row, self.executor.shots, self.memory_rows)
+        return self._job(batch, self.shifted(need_inputs, need_weights))[1]
+
+    def _job(self, batch: int, shifted: np.ndarray) -> tuple:
+        """(rows, JobCost) of a batch's job: each sample's base row and ±s on every angle in ``shifted``."""
+        rows = batch * (1 + 2 * len(shifted))
+        return rows, self.jobs.cost(rows, self.executor.circuits_per_row, self.executor.shots, self.memory_rows)
 
     def memory(self, batch, device):
         return self.executor.memory(self.rows(self.spec, batch))
@@ -85,8 +88,7 @@ class ShiftRule(Strategy):
         return batch * (1 + 2 * spec.n_angles) if gradient else batch
 
     def rows_within(self, batch, limit, device):
-        rows = batch * (1 + 2 * self.spec.n_angles)
-        return largest_fitting(self.executor.memory, limit, rows)  # None: not even one row fits
+        return largest_fitting(self.executor.memory, limit, self.rows(self.spec, batch))  # None: not even one row fits
 
     def __repr__(self) -> str:
         return f"ShiftRule({self.executor!r}, shift={self.plan.shift:.6g})"
