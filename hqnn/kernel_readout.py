@@ -60,7 +60,7 @@ class _KernelOutputs(torch.autograd.Function):
         use_threads(kernel_threads(state.size))
         for setting, outcome_map in zip(readout.settings, readout.joint_weights()):
             phi = _basis_change(state, setting, n, adjoint=False)
-            joint_outputs(phi, setting.outcome_index(n), outcome_map, np.empty((len(host), len(outcome_map))), total)
+            joint_outputs(phi, setting.outcome_index(n), outcome_map, np.empty((len(host), outcome_map.shape[1])), total)
             rotated.append(phi)
         ctx.simulator, ctx.readout, ctx.angle_map, ctx.factors, ctx.host = simulator, readout, angle_map, factors, host
         ctx.state, ctx.rotated = state, rotated
@@ -81,7 +81,7 @@ class _KernelOutputs(torch.autograd.Function):
         adjoint = np.zeros_like(ctx.state)
         use_threads(kernel_threads(adjoint.size))
         for setting, outcome_map, phi in zip(readout.settings, readout.joint_weights(), ctx.rotated):
-            index, scratch = setting.outcome_index(n), np.empty((len(g), len(outcome_map)))
+            index, scratch = setting.outcome_index(n), np.empty((len(g), outcome_map.shape[1]))
             if set(setting.basis) <= {"Z"}:  # no basis change: straight into the adjoint
                 joint_outputs_backward(phi, index, outcome_map, g, scratch, adjoint)
                 continue

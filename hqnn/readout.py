@@ -125,13 +125,14 @@ class Readout:
     _host: dict = field(default_factory=dict, repr=False)  # dtype → (matrix, offset) converted once
 
     def joint_weights(self) -> list[np.ndarray]:
-        """Per setting, the (2**m, n_out) map from its joint outcome distribution to the outputs (its features'
-        parity signs, then its rows of ``matrix``; computed once)."""
+        """Per setting, the (n_out, 2**m) map from its joint outcome distribution to the outputs (its features'
+        parity signs, then its rows of ``matrix``), transposed and C-ordered: the kernels sum along outcomes
+        (computed once)."""
         if self._joint_weights is None:
             weights, first = [], 0
             for setting in self.settings:
                 rows = self.matrix[first : first + setting.n_features]
-                weights.append(np.ascontiguousarray(rows if setting.masks is None else setting.signs() @ rows))
+                weights.append(np.ascontiguousarray((rows if setting.masks is None else setting.signs() @ rows).T))
                 first += setting.n_features
             object.__setattr__(self, "_joint_weights", weights)
         return self._joint_weights

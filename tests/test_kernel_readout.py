@@ -1,13 +1,16 @@
 """The one-node CPU readout (:mod:`hqnn.kernel_readout`) against the node-by-node path (kernel states, then torch's
 basis changes, |ψ|², marginals and readout matrices): outputs and gradients equal to 1e-12 for every kind of
 readout, float32 as well, gradcheck, and a backward that stays differentiable. A layer's angle map inside the same
-node (affine or not) equals the map as torch operations feeding the node."""
+node (affine or not) equals the map as torch operations feeding the node. The readout kernels equal numpy."""
 
+import numpy as np
 import pytest
 import torch
 
 from hqnn import Hybrid
 from hqnn.kernel_readout import kernel_outputs
+from hqnn.kernels.probabilities import joint_outputs, joint_outputs_backward
+from hqnn.kernels.rows import use_threads
 from sample_circuits import entangling_circuit
 
 READOUTS = [
@@ -114,3 +117,30 @@ def _nodes(node, seen=None):
     for child, _ in node.next_functions:
         _nodes(child, seen)
     return seen
+
+
+@pytest.mark.parametrize("measured", [8, 5], ids=["every qubit", "5 of 8 qubits"])
+def test_joint_output_kernels_equal_numpy_and_any_thread_count(measured):
+    """The readout kernels on 8 qubits (each output's sum long enough to run vectorized) against numpy: outputs and
+    the backward to 1e-12, and bit-identical on 1 and 2 threads."""
+    rng = np.random.default_rng(7)
+    states = rng.normal(size=(40, 256)) + 1j * rng.normal(size=(40, 256))
+    index = (np.arange(256) >> 3) & ((1 << measured) - 1)  # qubits 3 … 3 + measured − 1
+    weights = rng.normal(size=(5, 1 << measured))  # (outputs, outcomes)
+    grads = rng.normal(size=(40, 5))
+    joint = np.zeros((40, 1 << measured))
+    np.add.at(joint, (slice(None), index), np.abs(states) ** 2)
+    expected_out = 0.5 + joint @ weights.T
+    expected_adjoint = 2 * (grads @ weights)[:, index] * states
+    results = []
+    for threads in (1, 2):
+        use_threads(threads)
+        out, adjoint = np.full((40, 5), 0.5), np.zeros_like(states)
+        joint_outputs(states, index, weights, np.empty(joint.shape), out)
+        joint_outputs_backward(states, index, weights, grads, np.empty(joint.shape), adjoint)
+        np.testing.assert_allclose(out, expected_out, atol=1e-12, rtol=0)
+        np.testing.assert_allclose(adjoint, expected_adjoint, atol=1e-12, rtol=0)
+        results.append((out, adjoint))
+    use_threads(1)
+    for first, second in zip(*results):
+        assert np.array_equal(first, second)
