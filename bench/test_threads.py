@@ -1,5 +1,6 @@
 """Group ``threads``: hqnn's exact forward + backward (the layered family) on 1 and 2 threads at 12 and 16 qubits
-(``torch.set_num_threads``; the kernels take torch's count), and 20 qubits with B = 8 on 1 thread, admitted by
+(``torch.set_num_threads``; the kernels take torch's count), on 1 thread beside a twin process running the same call
+(:mod:`twin`: the machine's own ceiling for the 2-thread ratio), and 20 qubits with B = 8 on 1 thread, admitted by
 the memory guard."""
 
 from __future__ import annotations
@@ -10,15 +11,18 @@ import pytest
 import torch
 
 from test_scale import as_user_calls, forward_backward, hqnn_layer, inputs, rounds_within
+from twin import SYSTEM as TWIN
+from twin import twin
 
 SIZES = [(12, 32), (12, 256), (16, 32), (16, 256)]
 
 
-def _time(benchmark, qubits: int, batch: int, threads: int, smoke: bool) -> None:
+def _time(benchmark, qubits: int, batch: int, threads: int, smoke: bool, system: str | None = None) -> None:
     f, weights = as_user_calls(hqnn_layer(qubits, "analytic", None))
     x = inputs(qubits, batch)
     benchmark.group = "threads"
-    benchmark.extra_info.update(system=f"hqnn-exact-{threads}-threads", batch=batch, samples=batch, qubits=qubits)
+    system = system or f"hqnn-exact-{threads}-threads"
+    benchmark.extra_info.update(system=system, batch=batch, samples=batch, qubits=qubits)
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -39,6 +43,18 @@ def test_threads(benchmark, qubits, batch, threads, smoke):
             pytest.skip("smoke run: one size")
         qubits, batch = 4, 32
     _time(benchmark, qubits, batch, threads, smoke)
+
+
+@pytest.mark.parametrize("qubits, batch", SIZES)
+def test_beside_a_twin(benchmark, qubits, batch, smoke):
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("a twin process needs a second core")
+    if smoke:
+        if (qubits, batch) != SIZES[0]:
+            pytest.skip("smoke run: one size")
+        qubits, batch = 4, 32
+    with twin(qubits, batch):
+        _time(benchmark, qubits, batch, 1, smoke, system=TWIN)
 
 
 def test_twenty_qubits(benchmark, smoke):

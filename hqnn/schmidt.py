@@ -17,11 +17,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import partial
 
-import numba
 import numpy as np
 import torch
 from qiskit import QuantumCircuit
@@ -302,10 +299,10 @@ def _parities(setting: Setting, cut: int, n: int) -> _Parities:
 
 
 class _SideStates(torch.autograd.Function):
-    """Both sides' states (R, 2**(size + V)) from the numba kernels, forward and adjoint. With two or more torch
-    threads the sides run at once, one Python thread each (the kernels release the GIL; each side's arithmetic is
-    the same on any thread, so the results are bit-identical); a backward that must itself be differentiable
-    differentiates the torch statevectors instead."""
+    """Both sides' states (R, 2**(size + V)) from the numba kernels, forward and adjoint, both sides' row chunks in
+    one parallel region on torch's threads (each row's arithmetic is the same on any thread, so the results are
+    bit-identical for any count); a backward that must itself be differentiable differentiates the torch
+    statevectors instead."""
 
     @staticmethod
     def forward(ctx, angles: torch.Tensor, sides: tuple[TorchStatevector, TorchStatevector]):
@@ -324,48 +321,20 @@ class _SideStates(torch.autograd.Function):
             states = lambda a: torch.cat([side.torch_state(a) for side in ctx.sides], 1)  # noqa: E731
             (found,) = differentiable_grads(states, (angles,), (True,), torch.cat(grads, 1))
             return found, None
-        threads, both = _side_threads()
-        found = both(
-            *(
-                partial(
-                    kernel_rows.angle_gradients, side.program, ctx.host, state,
-                    grad.to(torch.complex128).numpy(), threads, factors=f,
-                )
-                for side, state, grad, f in zip(ctx.sides, ctx.states, grads, ctx.factors)
-            )
+        programs = tuple(side.program for side in ctx.sides)
+        grads = [grad.to(torch.complex128).numpy() for grad in grads]
+        found = kernel_rows.angle_gradients_of_two(
+            programs, ctx.host, ctx.states, grads, torch_threads(), tuple(ctx.factors)
         )
-        return torch.from_numpy(found[0] + found[1]).to(angles.dtype), None
+        return torch.from_numpy(found).to(angles.dtype), None
 
 
 def side_states(sides: tuple[TorchStatevector, TorchStatevector], host: np.ndarray) -> tuple[list, list[np.ndarray]]:
-    """Each side's factor tables and final states (R, 2**(size + V)) for the angles ``host`` (R, K) float64, the
-    two sides at once when :func:`_side_threads` allows."""
+    """Each side's factor tables and final states (R, 2**(size + V)) for the angles ``host`` (R, K) float64, both
+    sides in one parallel region on torch's threads."""
     factors = [side.program._factor_tables(host) for side in sides]
-    threads, both = _side_threads()
-    states = both(*(partial(kernel_rows.states, s.program, host, threads, factors=f) for s, f in zip(sides, factors)))
-    return factors, list(states)
-
-
-_SIDE_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hqnn-schmidt")
-
-
-def _side_threads() -> tuple[int, Callable]:
-    """(numba threads for each side's kernels, how to run the two sides): at once on two Python threads when torch
-    has two or more threads and numba's threading layer takes calls from several threads (omp, tbb), else one
-    after the other on all of them."""
-    threads = torch_threads()
-    try:
-        concurrent = threads >= 2 and numba.threading_layer() in ("omp", "tbb")
-    except ValueError:  # no parallel kernel has run yet
-        concurrent = False
-    if not concurrent:
-        return threads, lambda first, second: (first(), second())
-
-    def both(first, second):
-        pending = _SIDE_POOL.submit(second)
-        return first(), pending.result()
-
-    return threads // 2, both
+    programs = tuple(side.program for side in sides)
+    return factors, kernel_rows.states_of_two(programs, host, torch_threads(), tuple(factors))
 
 
 class _CutOutputs(torch.autograd.Function):
@@ -415,15 +384,9 @@ class _CutOutputs(torch.autograd.Function):
 
 
 def _by_rows(kernel: Callable, sides, tables: tuple, per_row: tuple) -> None:
-    """``kernel(*sides, *tables, *per_row)``, its rows in two halves at once when :func:`_side_threads` allows."""
-    threads, both = _side_threads()
-    rows = len(sides[0])
-
-    def part(start: int, stop: int) -> None:
-        use_threads(threads)
-        kernel(*(a[start:stop] for a in sides), *tables, *(a[start:stop] for a in per_row))
-
-    both(partial(part, 0, rows // 2), partial(part, rows // 2, rows))
+    """``kernel(*sides, *tables, *per_row)``, its rows on torch's threads (numba's ``prange``)."""
+    use_threads(torch_threads())
+    kernel(*sides, *tables, *per_row)
 
 
 _SCRATCH = threading.local()

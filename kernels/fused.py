@@ -559,4 +559,53 @@ def backward_rows(ops, fields, plan, factors, states, grads, out, n, max_run, ch
             _backward_chunk(r0, min(chunk, len(out) - r0), n, ops, fields, plan, factors, states, grads, out, work)
 
 
-__all__ = ["CHUNK", "MAX_GROUP", "Plan", "backward_rows", "forward_rows", "group_size", "plan"]
+# --- two programs on the same rows, one parallel region (a Schmidt cut's two sides) ---------------------------------
+# The tasks are the first program's chunks, then the second's; thread t takes tasks t, t + T, t + 2T … (T threads).
+# One parallel region instead of one Python thread per program: a hand-over to a waiting Python thread cost ~100 µs
+# here, against ~2.5 ms of a 12-qubit, 32-row forward + backward. Each chunk runs through one compiled (not inlined)
+# chunk function, so the two call sites do not compile the chunk twice.
+
+_forward_chunk_call = numba.njit(cache=True, nogil=True)(_forward_chunk.py_func)
+_backward_chunk_call = numba.njit(cache=True, nogil=True)(_backward_chunk.py_func)
+
+
+@numba.njit(cache=True, parallel=True, nogil=True)
+def forward_two(ops_a, fields_a, plan_a, factors_a, out_a, n_a, max_run_a, chunk_a, k_a,
+                ops_b, fields_b, plan_b, factors_b, out_b, n_b, max_run_b, chunk_b, k_b, threads):
+    """:func:`forward_rows` of programs a and b in one region."""
+    count_a = (len(out_a) + chunk_a - 1) // chunk_a
+    count = count_a + (len(out_b) + chunk_b - 1) // chunk_b
+    for t in numba.prange(threads):
+        work_a, work_b = _workspace(n_a, max_run_a, chunk_a, k_a), _workspace(n_b, max_run_b, chunk_b, k_b)
+        for task in range(t, count, threads):
+            if task < count_a:
+                r0 = task * chunk_a
+                _forward_chunk_call(r0, min(chunk_a, len(out_a) - r0), n_a, ops_a, fields_a, plan_a, factors_a, out_a,
+                                    work_a)
+            else:
+                r0 = (task - count_a) * chunk_b
+                _forward_chunk_call(r0, min(chunk_b, len(out_b) - r0), n_b, ops_b, fields_b, plan_b, factors_b, out_b,
+                                    work_b)
+
+
+@numba.njit(cache=True, parallel=True, nogil=True)
+def backward_two(ops_a, fields_a, plan_a, factors_a, states_a, grads_a, out_a, n_a, max_run_a, chunk_a, k_a,
+                 ops_b, fields_b, plan_b, factors_b, states_b, grads_b, out_b, n_b, max_run_b, chunk_b, k_b, threads):
+    """:func:`backward_rows` of programs a and b in one region."""
+    count_a = (len(out_a) + chunk_a - 1) // chunk_a
+    count = count_a + (len(out_b) + chunk_b - 1) // chunk_b
+    for t in numba.prange(threads):
+        work_a, work_b = _workspace(n_a, max_run_a, chunk_a, k_a), _workspace(n_b, max_run_b, chunk_b, k_b)
+        for task in range(t, count, threads):
+            if task < count_a:
+                r0 = task * chunk_a
+                _backward_chunk_call(r0, min(chunk_a, len(out_a) - r0), n_a, ops_a, fields_a, plan_a, factors_a,
+                                     states_a, grads_a, out_a, work_a)
+            else:
+                r0 = (task - count_a) * chunk_b
+                _backward_chunk_call(r0, min(chunk_b, len(out_b) - r0), n_b, ops_b, fields_b, plan_b, factors_b,
+                                     states_b, grads_b, out_b, work_b)
+
+
+__all__ = ["CHUNK", "MAX_GROUP", "Plan", "backward_rows", "backward_two", "forward_rows", "forward_two", "group_size",
+           "plan"]

@@ -107,6 +107,57 @@ def angle_gradients(
     return out
 
 
+def states_of_two(programs: tuple, angles: np.ndarray, threads: int, factors: tuple) -> list[np.ndarray]:
+    """:func:`states` of two programs on the same rows (a Schmidt cut's sides) in one parallel region (fused;
+    bit-identical to :func:`states` of each); ``factors``: each program's ``_factor_tables(angles)``."""
+    outs = [np.empty((len(angles), 1 << p.n_qubits), dtype=np.complex128) for p in programs]
+    if len(angles):
+        threads, launches = _launches_of_two(programs, len(angles), threads)
+        fused.forward_two(
+            *(a for p, f, out, launch in zip(programs, factors, outs, launches) for a in _program_arguments(p, f, launch, (out,))),
+            threads,
+        )
+    return outs
+
+
+def angle_gradients_of_two(
+    programs: tuple, angles: np.ndarray, states: list, grads: list, threads: int, factors: tuple
+) -> np.ndarray:
+    """The sum of :func:`angle_gradients` (fused) of two programs on the same rows, in one parallel region."""
+    per_rotation = [np.zeros((len(angles), len(p.arrays()[2]))) for p in programs]
+    if len(angles):
+        threads, launches = _launches_of_two(programs, len(angles), threads)
+        arrays = [
+            (np.ascontiguousarray(s, dtype=np.complex128), np.ascontiguousarray(g, dtype=np.complex128), out)
+            for s, g, out in zip(states, grads, per_rotation)
+        ]
+        fused.backward_two(
+            *(a for p, f, launch, rows in zip(programs, factors, launches, arrays) for a in _program_arguments(p, f, launch, rows)),
+            threads,
+        )
+    out = np.zeros(np.shape(angles))
+    for program, gradients in zip(programs, per_rotation):
+        _add_columns(gradients, program.arrays()[2], out)
+    return out
+
+
+def _launches_of_two(programs: tuple, rows: int, requested: int) -> tuple[int, list]:
+    """(threads, each program's launch): the two programs' chunks are shared out over the threads, so each
+    program's chunks are sized for half of them (a program per thread on two threads and few rows)."""
+    threads = max(1, min(int(requested), numba.config.NUMBA_NUM_THREADS))
+    launches = [_launch(program, rows, max(1, threads // 2), True) for program in programs]
+    use_threads(threads)
+    return threads, launches
+
+
+def _program_arguments(program, factors, launch: tuple, rows: tuple) -> tuple:
+    """One program's arguments of :func:`fused.forward_two` or :func:`fused.backward_two`: its arrays, plan and
+    factors, then ``rows`` (its per-row arrays), then its sizes."""
+    _, chunk, k, plan = launch
+    ops = program.arrays()[0]
+    return (ops, plan.fields, plan.arrays, factors, *rows, program.n_qubits, _max_run(ops), chunk, k)
+
+
 _LAUNCHES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 

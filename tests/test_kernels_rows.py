@@ -11,6 +11,7 @@ from qiskit.circuit import ParameterVector
 
 from hqnn import CircuitSpec, Hybrid
 from hqnn.kernels import rows
+from hqnn.schmidt import SchmidtCut
 from hqnn.simulator import TorchStatevector
 
 from sample_circuits import entangling_circuit
@@ -62,6 +63,28 @@ def test_threads_give_bit_identical_states_and_gradients(name, rows_count, monke
     for threads in (1, 2, 3, 1):
         assert np.array_equal(rows.states(program, gamma, threads), states)
         assert np.array_equal(rows.angle_gradients(program, gamma, states, grads, threads), reference)
+
+
+@pytest.mark.parametrize("rows_count", [1, 37, 200])
+def test_two_programs_in_one_region_equal_each_alone(rows_count, monkeypatch):
+    """A Schmidt cut's two sides (3 + V and 5 + V qubits) on the same rows, their chunks in one parallel region:
+    each side's states bit-identical to its own call, the gradients equal to the sum of the two calls', and
+    bit-identical on any thread count."""
+    monkeypatch.setattr(rows, "PARALLEL_MIN", 0)
+    qc, inputs, weights = layered_circuit(8)
+    spec = CircuitSpec.from_circuit(qc, inputs=inputs, weights=weights, readout="z")
+    programs = tuple(side.program for side in SchmidtCut(spec.circuit, spec.angles, spec.readout, 3)._side_simulators())
+    angles = np.random.default_rng(3).uniform(-4, 4, (rows_count, spec.n_angles))
+    factors = tuple(p._factor_tables(angles) for p in programs)
+    alone = [rows.states(p, angles, 1) for p in programs]
+    grads = [np.random.default_rng(4).normal(size=s.shape) + 1j for s in alone]
+    summed = sum(rows.angle_gradients(p, angles, s, g, 1) for p, s, g in zip(programs, alone, grads))
+    reference = rows.angle_gradients_of_two(programs, angles, alone, grads, 1, factors)
+    np.testing.assert_allclose(reference, summed, atol=1e-12, rtol=0)
+    for threads in (1, 2, 3):
+        together = rows.states_of_two(programs, angles, threads, factors)
+        assert all(np.array_equal(a, b) for a, b in zip(together, alone))
+        assert np.array_equal(rows.angle_gradients_of_two(programs, angles, alone, grads, threads, factors), reference)
 
 
 def test_chunk_sizes_do_not_change_a_row():
