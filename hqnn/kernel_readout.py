@@ -60,7 +60,8 @@ class _KernelOutputs(torch.autograd.Function):
         use_threads(kernel_threads(state.size))
         for setting, outcome_map in zip(readout.settings, readout.joint_weights()):
             phi = _basis_change(state, setting, n, adjoint=False)
-            joint_outputs(phi, setting.outcome_index(n), outcome_map, np.empty((len(host), outcome_map.shape[1])), total)
+            joint = np.empty((len(host), outcome_map.shape[1]))
+            joint_outputs(phi, setting.outcome_index(n), outcome_map, joint, total)
             rotated.append(phi)
         ctx.simulator, ctx.readout, ctx.angle_map, ctx.factors, ctx.host = simulator, readout, angle_map, factors, host
         ctx.state, ctx.rotated = state, rotated

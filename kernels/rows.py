@@ -113,10 +113,8 @@ def states_of_two(programs: tuple, angles: np.ndarray, threads: int, factors: tu
     outs = [np.empty((len(angles), 1 << p.n_qubits), dtype=np.complex128) for p in programs]
     if len(angles):
         threads, launches = _launches_of_two(programs, len(angles), threads)
-        fused.forward_two(
-            *(a for p, f, out, launch in zip(programs, factors, outs, launches) for a in _program_arguments(p, f, launch, (out,))),
-            threads,
-        )
+        arguments = [_program_arguments(*each, (out,)) for each, out in zip(zip(programs, factors, launches), outs)]
+        fused.forward_two(*arguments[0], *arguments[1], threads)
     return outs
 
 
@@ -131,10 +129,8 @@ def angle_gradients_of_two(
             (np.ascontiguousarray(s, dtype=np.complex128), np.ascontiguousarray(g, dtype=np.complex128), out)
             for s, g, out in zip(states, grads, per_rotation)
         ]
-        fused.backward_two(
-            *(a for p, f, launch, rows in zip(programs, factors, launches, arrays) for a in _program_arguments(p, f, launch, rows)),
-            threads,
-        )
+        arguments = [_program_arguments(*each, rows) for each, rows in zip(zip(programs, factors, launches), arrays)]
+        fused.backward_two(*arguments[0], *arguments[1], threads)
     out = np.zeros(np.shape(angles))
     for program, gradients in zip(programs, per_rotation):
         _add_columns(gradients, program.arrays()[2], out)
