@@ -569,42 +569,53 @@ _forward_chunk_call = numba.njit(cache=True, nogil=True)(_forward_chunk.py_func)
 _backward_chunk_call = numba.njit(cache=True, nogil=True)(_backward_chunk.py_func)
 
 
+@numba.njit(cache=True, inline="always")
+def _task_counts(rows_a, chunk_a, rows_b, chunk_b):
+    """(a's chunks, both programs' chunks)."""
+    count_a = (rows_a + chunk_a - 1) // chunk_a
+    return count_a, count_a + (rows_b + chunk_b - 1) // chunk_b
+
+
+@numba.njit(cache=True, inline="always")
+def _task_rows(task, count_a, chunk_a, rows_a, chunk_b, rows_b):
+    """(program 0 for a or 1 for b, first row, rows) of a task; a's ``count_a`` chunks come first."""
+    if task < count_a:
+        r0 = task * chunk_a
+        return 0, r0, min(chunk_a, rows_a - r0)
+    r0 = (task - count_a) * chunk_b
+    return 1, r0, min(chunk_b, rows_b - r0)
+
+
 @numba.njit(cache=True, parallel=True, nogil=True)
 def forward_two(ops_a, fields_a, plan_a, factors_a, out_a, n_a, max_run_a, chunk_a, k_a,
                 ops_b, fields_b, plan_b, factors_b, out_b, n_b, max_run_b, chunk_b, k_b, threads):
     """:func:`forward_rows` of programs a and b in one region."""
-    count_a = (len(out_a) + chunk_a - 1) // chunk_a
-    count = count_a + (len(out_b) + chunk_b - 1) // chunk_b
+    count_a, count = _task_counts(len(out_a), chunk_a, len(out_b), chunk_b)
     for t in numba.prange(threads):
         work_a, work_b = _workspace(n_a, max_run_a, chunk_a, k_a), _workspace(n_b, max_run_b, chunk_b, k_b)
         for task in range(t, count, threads):
-            if task < count_a:
-                r0 = task * chunk_a
-                _forward_chunk_call(r0, min(chunk_a, len(out_a) - r0), n_a, ops_a, fields_a, plan_a, factors_a, out_a,
-                                    work_a)
+            program, r0, rows = _task_rows(task, count_a, chunk_a, len(out_a), chunk_b, len(out_b))
+            if program == 0:
+                _forward_chunk_call(r0, rows, n_a, ops_a, fields_a, plan_a, factors_a, out_a, work_a)
             else:
-                r0 = (task - count_a) * chunk_b
-                _forward_chunk_call(r0, min(chunk_b, len(out_b) - r0), n_b, ops_b, fields_b, plan_b, factors_b, out_b,
-                                    work_b)
+                _forward_chunk_call(r0, rows, n_b, ops_b, fields_b, plan_b, factors_b, out_b, work_b)
 
 
 @numba.njit(cache=True, parallel=True, nogil=True)
 def backward_two(ops_a, fields_a, plan_a, factors_a, states_a, grads_a, out_a, n_a, max_run_a, chunk_a, k_a,
                  ops_b, fields_b, plan_b, factors_b, states_b, grads_b, out_b, n_b, max_run_b, chunk_b, k_b, threads):
     """:func:`backward_rows` of programs a and b in one region."""
-    count_a = (len(out_a) + chunk_a - 1) // chunk_a
-    count = count_a + (len(out_b) + chunk_b - 1) // chunk_b
+    count_a, count = _task_counts(len(out_a), chunk_a, len(out_b), chunk_b)
     for t in numba.prange(threads):
         work_a, work_b = _workspace(n_a, max_run_a, chunk_a, k_a), _workspace(n_b, max_run_b, chunk_b, k_b)
         for task in range(t, count, threads):
-            if task < count_a:
-                r0 = task * chunk_a
-                _backward_chunk_call(r0, min(chunk_a, len(out_a) - r0), n_a, ops_a, fields_a, plan_a, factors_a,
-                                     states_a, grads_a, out_a, work_a)
+            program, r0, rows = _task_rows(task, count_a, chunk_a, len(out_a), chunk_b, len(out_b))
+            if program == 0:
+                _backward_chunk_call(r0, rows, n_a, ops_a, fields_a, plan_a, factors_a, states_a, grads_a, out_a,
+                                     work_a)
             else:
-                r0 = (task - count_a) * chunk_b
-                _backward_chunk_call(r0, min(chunk_b, len(out_b) - r0), n_b, ops_b, fields_b, plan_b, factors_b,
-                                     states_b, grads_b, out_b, work_b)
+                _backward_chunk_call(r0, rows, n_b, ops_b, fields_b, plan_b, factors_b, states_b, grads_b, out_b,
+                                     work_b)
 
 
 __all__ = ["CHUNK", "MAX_GROUP", "Plan", "backward_rows", "backward_two", "forward_rows", "forward_two", "group_size",
