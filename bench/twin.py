@@ -26,6 +26,8 @@ def twin(qubits: int, batch: int) -> Iterator[None]:
         if process.stdout.readline().strip() != "ready":
             raise RuntimeError(f"the twin process at {qubits} qubits, B = {batch} stopped before it was ready")
         yield
+        if process.poll() is not None:  # the timing ran (partly) beside an idle core
+            raise RuntimeError(f"the twin process at {qubits} qubits, B = {batch} stopped (exit {process.returncode})")
     finally:
         process.kill()
         process.wait()

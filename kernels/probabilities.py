@@ -49,7 +49,8 @@ def probabilities_backward(states, grads, out):
 
 #: Floating-point reassociation for a sum along the innermost loop, so that it vectorizes: without it each sum is one
 #: chain of dependent additions (8 qubits, 256 rows, 8 outputs: 315 µs against 100 µs). Only :func:`joint_outputs`
-#: uses it; its sums differ from the sequential ones by rounding (~1e-16 relative), the same for any thread count.
+#: uses it; its sums differ from the sequential ones by rounding (≤ 2e-12 over 4,096 outcomes of random states), the
+#: same for any thread count.
 REASSOCIATE = {"reassoc"}
 
 

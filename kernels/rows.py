@@ -139,7 +139,8 @@ def angle_gradients_of_two(
 
 def _launches_of_two(programs: tuple, rows: int, requested: int) -> tuple[int, list]:
     """(threads, each program's launch): the two programs' chunks are shared out over the threads, so each
-    program's chunks are sized for half of them (a program per thread on two threads and few rows)."""
+    program's chunks are sized for half of them (a program per thread on two threads and few rows). No
+    PARALLEL_MIN here: a cut is taken where it is work enough, and its sides ran on two Python threads before."""
     threads = max(1, min(int(requested), numba.config.NUMBA_NUM_THREADS))
     launches = [_launch(program, rows, max(1, threads // 2), True) for program in programs]
     use_threads(threads)
