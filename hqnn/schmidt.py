@@ -323,18 +323,15 @@ class _SideStates(torch.autograd.Function):
             return found, None
         programs = tuple(side.program for side in ctx.sides)
         grads = [grad.to(torch.complex128).numpy() for grad in grads]
-        found = kernel_rows.angle_gradients_of_two(
-            programs, ctx.host, ctx.states, grads, torch_threads(), tuple(ctx.factors)
-        )
+        found = kernel_rows.angle_gradients_of_two(programs, ctx.host, ctx.states, grads, torch_threads(), ctx.factors)
         return torch.from_numpy(found).to(angles.dtype), None
 
 
-def side_states(sides: tuple[TorchStatevector, TorchStatevector], host: np.ndarray) -> tuple[list, list[np.ndarray]]:
+def side_states(sides: tuple[TorchStatevector, TorchStatevector], host: np.ndarray) -> tuple[tuple, list[np.ndarray]]:
     """Each side's factor tables and final states (R, 2**(size + V)) for the angles ``host`` (R, K) float64, both
     sides in one parallel region on torch's threads."""
-    factors = [side.program._factor_tables(host) for side in sides]
-    programs = tuple(side.program for side in sides)
-    return factors, kernel_rows.states_of_two(programs, host, torch_threads(), tuple(factors))
+    factors = tuple(side.program._factor_tables(host) for side in sides)
+    return factors, kernel_rows.states_of_two(tuple(side.program for side in sides), host, torch_threads(), factors)
 
 
 class _CutOutputs(torch.autograd.Function):

@@ -142,7 +142,7 @@ def _launches_of_two(programs: tuple, rows: int, requested: int) -> tuple[int, l
     program's chunks are sized for half of them (a program per thread on two threads and few rows). No
     PARALLEL_MIN here: a cut is taken where it is work enough, and its sides ran on two Python threads before."""
     threads = max(1, min(int(requested), numba.config.NUMBA_NUM_THREADS))
-    launches = [_launch(program, rows, max(1, threads // 2), True) for program in programs]
+    launches = [_shape(program, rows, max(1, threads // 2), True) for program in programs]
     use_threads(threads)
     return threads, launches
 
@@ -159,9 +159,15 @@ _LAUNCHES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def _launch(program, rows: int, requested: int, fuse: bool) -> tuple:
-    """(threads, chunk, k, plan) of a call on ``rows`` rows with ``requested`` threads, numba's thread count set
-    to it; the chunk and plan worked out once per program and shape (4 qubits, 32 rows: ~10 µs of a ~60 µs kernel
-    call)."""
+    """:func:`_shape` of a call, numba's thread count set to its threads."""
+    launch = _shape(program, rows, requested, fuse)
+    use_threads(launch[0])
+    return launch
+
+
+def _shape(program, rows: int, requested: int, fuse: bool) -> tuple:
+    """(threads, chunk, k, plan) of a call on ``rows`` rows with ``requested`` threads, worked out once per program
+    and shape (4 qubits, 32 rows: ~10 µs of a ~60 µs kernel call)."""
     threads = _threads(requested, rows, program.n_qubits)
     launches = _LAUNCHES.setdefault(program, {})
     key = (rows, threads, fuse)
@@ -169,7 +175,6 @@ def _launch(program, rows: int, requested: int, fuse: bool) -> tuple:
         chunk = chunk_rows(program.n_qubits, rows, threads)
         k = fused.group_size(chunk)
         launches[key] = (threads, chunk, k, fused.plan(program, k) if fuse else None)
-    use_threads(threads)
     return launches[key]
 
 
