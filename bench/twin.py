@@ -7,6 +7,7 @@ caches, memory bandwidth and, on a virtual machine, a host)."""
 from __future__ import annotations
 
 import contextlib
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,8 +17,23 @@ from pathlib import Path
 SYSTEM = "hqnn-exact-1-thread-beside-a-twin"
 
 
+class Twin:
+    """A running twin process; :meth:`paused` stops it for a call timed alone between the calls timed beside it."""
+
+    def __init__(self, process: subprocess.Popen):
+        self._process = process
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        self._process.send_signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            self._process.send_signal(signal.SIGCONT)
+
+
 @contextlib.contextmanager
-def twin(qubits: int, batch: int) -> Iterator[None]:
+def twin(qubits: int, batch: int) -> Iterator[Twin]:
     """A twin process running the layered family's call at (qubits, batch) while the block runs."""
     process = subprocess.Popen(
         [sys.executable, str(Path(__file__)), str(qubits), str(batch)], stdout=subprocess.PIPE, text=True
@@ -25,7 +41,7 @@ def twin(qubits: int, batch: int) -> Iterator[None]:
     try:
         if process.stdout.readline().strip() != "ready":
             raise RuntimeError(f"the twin process at {qubits} qubits, B = {batch} stopped before it was ready")
-        yield
+        yield Twin(process)
         if process.poll() is not None:  # the timing ran (partly) beside an idle core
             raise RuntimeError(f"the twin process at {qubits} qubits, B = {batch} stopped (exit {process.returncode})")
     finally:
