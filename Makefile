@@ -21,7 +21,7 @@ test: venv
 train: venv
 	$(BIN)/hqnn train --out runs/chapter --force
 
-# Timing runs (~40 min); `pip install -e ".[bench]"` first to include the peers. numpy's OpenBLAS on one thread
+# Timing runs (~50 min); `pip install -e ".[bench]"` first to include the peers. numpy's OpenBLAS on one thread
 # too: its idle threads spin on the other core after each product.
 bench: venv
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest bench -q -p no:cacheprovider --benchmark-max-time=2 --benchmark-min-rounds=7 --benchmark-json=bench/results.json
