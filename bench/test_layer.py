@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
-import time
-
 import numpy as np
 import pytest
 import torch
@@ -13,6 +10,7 @@ from hqnn import AerExecutor, Hybrid, chapter_circuit
 from hqnn.stats import two_sample_pvalue
 
 from aer_step import raw_job
+from pairs import OtherSide
 
 SHOTS = 100
 BATCHES = [1, 32, 256, 4096]
@@ -60,16 +58,11 @@ def test_raw_aer_job(benchmark, inline, smoke):
     layer = make_layer("aer")
     x = torch.rand(1, 1, generator=torch.Generator().manual_seed(1), requires_grad=True)
     forward_backward(layer, x)  # transpiles the template the raw job runs
-    steps = []
-
-    def timed_step():
-        start = time.perf_counter()
-        forward_backward(layer, x)
-        steps.append(time.perf_counter() - start)
-
+    steps = OtherSide("aer")
     rounds = 1 if smoke else INTERLEAVED_ROUNDS
-    benchmark.pedantic(raw_job(layer, x.item(), inline), setup=timed_step, rounds=rounds, warmup_rounds=0 if smoke else 50)
-    benchmark.extra_info["interleaved"] = {"aer": statistics.median(steps)}
+    benchmark.pedantic(raw_job(layer, x.item(), inline), setup=lambda: steps.time(forward_backward, layer, x),
+                       rounds=rounds, warmup_rounds=0 if smoke else 50)
+    steps.record(benchmark)
 
 
 def test_emulator_agrees_with_aer_at_4096(benchmark, smoke):
@@ -103,15 +96,9 @@ def test_analytic_million(benchmark, system, dtype, smoke):
     if system == "torch-sin-cos":
         benchmark(sin_cos)
         return
-    torch_rounds = []
-
-    def torch_first():
-        start = time.perf_counter()
-        sin_cos()
-        torch_rounds.append(time.perf_counter() - start)
-
+    torch_rounds = OtherSide("torch-sin-cos")
     layer, angles = Hybrid("analytic"), x.detach().requires_grad_()  # x itself stays out of autograd: sin_cos
     forward_backward(layer, angles)
-    benchmark.pedantic(forward_backward, (layer, angles), setup=torch_first, rounds=1 if smoke else MILLION_ROUNDS,
-                       warmup_rounds=0 if smoke else 3)
-    benchmark.extra_info["interleaved"] = {"torch-sin-cos": statistics.median(torch_rounds)}
+    benchmark.pedantic(forward_backward, (layer, angles), setup=lambda: torch_rounds.time(sin_cos),
+                       rounds=1 if smoke else MILLION_ROUNDS, warmup_rounds=0 if smoke else 3)
+    torch_rounds.record(benchmark)

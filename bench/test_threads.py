@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import statistics
-import time
 from collections.abc import Callable
 
 import pytest
 import torch
 
+from pairs import OtherSide
 from test_scale import as_user_calls, forward_backward, hqnn_layer, inputs, rounds_within
 from twin import SYSTEM as TWIN
 from twin import twin
@@ -35,16 +34,14 @@ def _time(benchmark, qubits: int, batch: int, threads: int, smoke: bool, system:
     benchmark.group = "threads"
     system = system or f"hqnn-exact-{threads}-threads"
     benchmark.extra_info.update(system=system, batch=batch, samples=batch, qubits=qubits)
-    single = []
+    single = OtherSide(ONE_THREAD)
 
     def one_thread_first():
         with alone():
             if threads != 1:  # the first call after a change of thread count is slower: not timed
                 torch.set_num_threads(1)
                 forward_backward(f, x, weights)
-            start = time.perf_counter()
-            forward_backward(f, x, weights)
-            single.append(time.perf_counter() - start)
+            single.time(forward_backward, f, x, weights)
         if threads != 1:
             torch.set_num_threads(threads)
             forward_backward(f, x, weights)
@@ -58,8 +55,7 @@ def _time(benchmark, qubits: int, batch: int, threads: int, smoke: bool, system:
     finally:
         torch.set_num_threads(previous)
     assert torch.isfinite(weights.grad).all()
-    if single:
-        benchmark.extra_info["interleaved"] = {ONE_THREAD: statistics.median(single)}
+    single.record(benchmark)
 
 
 @pytest.mark.parametrize("threads", [1, 2])

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import statistics
-import time
-
 import pytest
 from torch.utils.data import Subset
 
@@ -13,6 +10,8 @@ from hqnn.app.config import RunConfig
 from hqnn.app.data import load_mnist
 from hqnn.app.models import build_model
 from hqnn.app.train import fit
+
+from pairs import OtherSide
 
 
 #: Epochs timed per backend (each hybrid one after a timed classical epoch). With 5 rounds and the classical epochs
@@ -29,15 +28,12 @@ def test_epoch(benchmark, backend, smoke):
     benchmark.group = "training"
     benchmark.extra_info.update(system=backend, batch=config.batch_size, samples=len(train))
     classical = dataclasses.replace(config, backend="classical")
-    classical_epochs = []
+    classical_epochs = OtherSide("classical")
 
     def setup():
         """A hybrid head's round follows a timed classical epoch: the report divides the pairs' medians."""
         if backend != "classical":
-            model = build_model(classical)
-            start = time.perf_counter()
-            fit(model, train, classical, progress=False)
-            classical_epochs.append(time.perf_counter() - start)
+            classical_epochs.time(fit, build_model(classical), train, classical, progress=False)
         return (build_model(config),), {}
 
     result = benchmark.pedantic(
@@ -47,5 +43,4 @@ def test_epoch(benchmark, backend, smoke):
         warmup_rounds=0 if smoke else 1,
     )
     assert result.steps == len(train)
-    if classical_epochs:
-        benchmark.extra_info["interleaved"] = {"classical": statistics.median(classical_epochs)}
+    classical_epochs.record(benchmark)
